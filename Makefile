@@ -1,0 +1,19 @@
+# Thin aliases; the README explains each.
+CARGO ?= cargo
+
+.PHONY: sweep quick plots test bench loom clean
+
+sweep:
+	$(CARGO) run --release -- sweep
+
+quick:
+	$(CARGO) run --release -- sweep --quick
+
+test:
+	$(CARGO) test --release
+
+bench:
+	$(CARGO) bench
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,55 @@
+//! Points inside the reader's protocol where a test or an adversarial run may
+//! step in. Benchmarks use [`NoHook`], whose empty inline body monomorphises away.
+
+/// A place in `lock_vma_under_rcu`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Point {
+    /// The VMA was found in the index; it is not locked yet.
+    Found,
+    /// `refcnt` was read; the CAS that takes the reference comes next.
+    BeforeCas,
+    /// The reference is taken; validation comes next.
+    Locked,
+}
+
+/// Called at each [`Point`] by the reader that owns it.
+pub trait Hook {
+    /// Step in at `point`.
+    fn at(&mut self, point: Point);
+}
+
+/// No hook: the production path.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct NoHook;
+
+impl Hook for NoHook {
+    #[inline(always)]
+    fn at(&mut self, _point: Point) {}
+}
+
+/// Any closure is a hook (scripted tests drive writers from one).
+impl<F: FnMut(Point)> Hook for F {
+    #[inline]
+    fn at(&mut self, point: Point) {
+        self(point)
+    }
+}
+
+/// Widens the find-to-lock window by yielding the CPU `yields` times after the
+/// find, so a reused object is likely to be met under stress (adversarial runs).
+#[derive(Copy, Clone, Debug, Default)]
+pub struct Widen {
+    /// How many times to yield between find and lock.
+    pub yields: u32,
+}
+
+impl Hook for Widen {
+    #[inline]
+    fn at(&mut self, point: Point) {
+        if point == Point::Found {
+            for _ in 0..self.yields {
+                std::thread::yield_now();
+            }
+        }
+    }
+}

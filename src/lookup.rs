@@ -1,0 +1,66 @@
+//! The lookup trait: what the driver, the benchmarks and the tests drive.
+
+use crate::counters::Counters;
+use crate::hook::Hook;
+use crate::scheme::Scheme;
+use crate::space::{Handle, Layout, MapKind, Space};
+
+/// A page-fault model: find and lock the VMA for an address, validate it, fall
+/// back to the mm-wide lock on failure, run the fault; and the writers that
+/// change mappings under it.
+pub trait VmaLookup: Sync {
+    /// Per-thread state.
+    type Handle<'a>
+    where
+        Self: 'a;
+
+    /// The scheme's name (CSV and command line).
+    fn name(&self) -> &'static str;
+    /// How many mms and slots.
+    fn layout(&self) -> Layout;
+    /// Per-thread state for worker `thread`.
+    fn handle(&self, thread: usize) -> Self::Handle<'_>;
+    /// One page fault at `addr` in `mm`.
+    fn fault<'a>(&'a self, h: &mut Self::Handle<'a>, mm: usize, addr: u64, c: &Counters);
+    /// Replace the mapping in `slot` of `mm` (munmap + mmap).
+    fn replace<'a>(
+        &'a self,
+        h: &mut Self::Handle<'a>,
+        mm: usize,
+        slot: usize,
+        kind: MapKind,
+        c: &Counters,
+    );
+}
+
+impl<S: Scheme, H: Hook + Clone + Sync> VmaLookup for Space<S, H> {
+    type Handle<'a>
+        = Handle<'a, S, H>
+    where
+        Self: 'a;
+
+    fn name(&self) -> &'static str {
+        S::NAME
+    }
+    fn layout(&self) -> Layout {
+        Space::layout(self)
+    }
+    fn handle(&self, thread: usize) -> Handle<'_, S, H> {
+        Space::handle(self, thread)
+    }
+    #[inline]
+    fn fault<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, addr: u64, c: &Counters) {
+        Space::fault(self, h, mm, addr, c);
+    }
+    #[inline]
+    fn replace<'a>(
+        &'a self,
+        h: &mut Handle<'a, S, H>,
+        mm: usize,
+        slot: usize,
+        kind: MapKind,
+        c: &Counters,
+    ) {
+        Space::replace(self, h, mm, slot, kind, c);
+    }
+}

@@ -1,0 +1,140 @@
+//! The schemes, one file each, and the registry that names them.
+
+pub mod hazard;
+pub mod leak;
+pub mod rcu_epoch;
+pub mod rcu_seize;
+pub mod rwlock;
+pub mod typesafe;
+
+pub use hazard::Hazard;
+pub use leak::Leak;
+pub use rcu_epoch::RcuEpoch;
+pub use rcu_seize::RcuSeize;
+pub use rwlock::Rwlock;
+pub use typesafe::Typesafe;
+
+use crate::scheme::Scheme;
+
+/// Every scheme the command line knows, correct ones first.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SchemeId {
+    /// [`Rwlock`].
+    Rwlock,
+    /// [`RcuEpoch`].
+    RcuEpoch,
+    /// [`RcuSeize`].
+    RcuSeize,
+    /// [`Typesafe`] (correct).
+    Typesafe,
+    /// [`Hazard`].
+    Hazard,
+    /// [`Leak`].
+    Leak,
+    /// Broken twin N6.
+    TypesafeNoMmCheck,
+    /// Broken twin N1.
+    TypesafeDupCopiesRefcnt,
+}
+
+/// Something done with a scheme's type, chosen at run time by [`SchemeId::visit`].
+pub trait Visit {
+    /// What it returns.
+    type Out;
+    /// Do it with scheme `S`.
+    fn visit<S: Scheme + Default>(self) -> Self::Out;
+}
+
+impl SchemeId {
+    /// All schemes, correct ones first, then the broken twins.
+    pub const ALL: [SchemeId; 8] = [
+        SchemeId::Rwlock,
+        SchemeId::RcuEpoch,
+        SchemeId::RcuSeize,
+        SchemeId::Typesafe,
+        SchemeId::Hazard,
+        SchemeId::Leak,
+        SchemeId::TypesafeNoMmCheck,
+        SchemeId::TypesafeDupCopiesRefcnt,
+    ];
+
+    /// The correct schemes (the default sweep).
+    pub fn correct() -> impl Iterator<Item = SchemeId> {
+        Self::ALL.into_iter().filter(|s| !s.is_twin())
+    }
+
+    /// Run `v` with this scheme's type.
+    pub fn visit<V: Visit>(self, v: V) -> V::Out {
+        use typesafe::{Correct, DupCopiesRefcnt, NoMmCheck};
+        match self {
+            SchemeId::Rwlock => v.visit::<Rwlock>(),
+            SchemeId::RcuEpoch => v.visit::<RcuEpoch>(),
+            SchemeId::RcuSeize => v.visit::<RcuSeize>(),
+            SchemeId::Typesafe => v.visit::<Typesafe<Correct>>(),
+            SchemeId::Hazard => v.visit::<Hazard>(),
+            SchemeId::Leak => v.visit::<Leak>(),
+            SchemeId::TypesafeNoMmCheck => v.visit::<Typesafe<NoMmCheck>>(),
+            SchemeId::TypesafeDupCopiesRefcnt => v.visit::<Typesafe<DupCopiesRefcnt>>(),
+        }
+    }
+
+    /// The name on the command line and in the CSV.
+    pub fn name(self) -> &'static str {
+        struct Name;
+        impl Visit for Name {
+            type Out = &'static str;
+            fn visit<S: Scheme + Default>(self) -> &'static str {
+                S::NAME
+            }
+        }
+        self.visit(Name)
+    }
+
+    /// The scheme with this name.
+    pub fn parse(name: &str) -> Option<SchemeId> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Whether this is a broken twin (never in the default sweep).
+    pub fn is_twin(self) -> bool {
+        matches!(
+            self,
+            SchemeId::TypesafeNoMmCheck | SchemeId::TypesafeDupCopiesRefcnt
+        )
+    }
+
+    /// One line saying what the scheme is.
+    pub fn about(self) -> &'static str {
+        match self {
+            SchemeId::Rwlock => "every fault holds the mm-wide lock for read (Linux before 6.4)",
+            SchemeId::RcuEpoch => "per-VMA lock; call_rcu-style deferred free with crossbeam-epoch",
+            SchemeId::RcuSeize => "per-VMA lock; call_rcu-style deferred free with seize",
+            SchemeId::Typesafe => {
+                "per-VMA lock; SLAB_TYPESAFE_BY_RCU: type-stable pool, reuse at once, validate after locking (Linux 6.15+)"
+            }
+            SchemeId::Hazard => "per-VMA lock; hazard pointers (haphazard) cover find + lock",
+            SchemeId::Leak => "per-VMA lock; never frees: the no-reclamation ceiling",
+            SchemeId::TypesafeNoMmCheck => "BROKEN twin of typesafe (N6): no vma->vm_mm == mm check",
+            SchemeId::TypesafeDupCopiesRefcnt => {
+                "BROKEN twin of typesafe (N1): vm_area_dup copies the attached refcount"
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        for s in SchemeId::ALL {
+            assert_eq!(SchemeId::parse(s.name()), Some(s));
+        }
+        let mut names: Vec<_> = SchemeId::ALL.iter().map(|s| s.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), SchemeId::ALL.len());
+        assert_eq!(SchemeId::correct().count(), 6);
+    }
+}

@@ -1,0 +1,55 @@
+//! `rwlock`: every fault holds the mm-wide lock for read (the kernel before 6.4).
+//! There is no lockless lookup, so a removed VMA is freed at once.
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use crate::boxed::{drop_vma, new_vma, std_publish, std_slot};
+use crate::counters::Counters;
+use crate::scheme::Scheme;
+use crate::vma::Vma;
+
+/// The pre-6.4 kernel: `mmap_lock` for every fault.
+#[derive(Debug, Default)]
+pub struct Rwlock;
+
+// SAFETY: `find` never returns a pointer (promises 1 and 2 hold vacuously: readers
+// only dereference under mmap_lock, and writers free under it); `alloc` returns a
+// new detached box (3); `publish` swaps with Release (4).
+unsafe impl Scheme for Rwlock {
+    const NAME: &'static str = "rwlock";
+    const PER_VMA_LOCK: bool = false;
+    type Slot = AtomicPtr<Vma>;
+    type Local<'a> = ();
+    type Section<'a> = ();
+
+    fn local(&self) {}
+    fn enter(&self, _local: &mut ()) {}
+    #[inline]
+    fn find(_section: &mut (), _slot: &Self::Slot) -> Option<NonNull<Vma>> {
+        None
+    }
+    fn new_slot(&self, vma: NonNull<Vma>) -> Self::Slot {
+        std_slot(vma)
+    }
+    #[inline]
+    fn current(slot: &Self::Slot) -> *mut Vma {
+        // Relaxed: dereferenced only under mmap_lock, which orders it after the store.
+        slot.load(Ordering::Relaxed)
+    }
+    fn publish(&self, slot: &Self::Slot, new: NonNull<Vma>) -> NonNull<Vma> {
+        std_publish(slot, new)
+    }
+    fn alloc(&self, _local: &mut ()) -> NonNull<Vma> {
+        new_vma()
+    }
+    unsafe fn free(&self, _local: &mut (), vma: NonNull<Vma>, _c: &Counters) {
+        // SAFETY: readers reach VMAs only under mmap_lock, which this writer holds
+        // for write; the caller promises it is removed and freed once.
+        unsafe { drop_vma(vma) };
+    }
+    unsafe fn destroy(&self, vma: NonNull<Vma>) {
+        // SAFETY: the caller promises exclusivity.
+        unsafe { drop_vma(vma) };
+    }
+}

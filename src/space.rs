@@ -1,0 +1,458 @@
+//! Address spaces and the protocol, written once for every [`Scheme`].
+//!
+//! An [`Mm`] stands for an `mm_struct`: an index from address to VMA that readers
+//! search without locks (a table of slots, each covering a fixed region: the leaf
+//! level of the maple tree), the mm-wide `mmap_lock` and `mm_lock_seq`.
+//! A [`Space`] holds several mms sharing one scheme, hence one allocator, so a
+//! VMA freed in one mm can be reused in another.
+
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::sync::{RwLock, RwLockWriteGuard};
+
+use crossbeam_utils::CachePadded;
+
+use crate::counters::Counters;
+use crate::hook::{Hook, NoHook, Point};
+use crate::scheme::Scheme;
+use crate::sync::atomic::{AtomicU32, Ordering};
+use crate::vma::{AbortReason, StartRead, Vma};
+
+/// Bytes of address space one slot covers (a VMA fills its slot's region).
+pub const REGION: u64 = 1 << 21;
+/// The first mapped address.
+pub const BASE: u64 = 0x10_0000_0000;
+/// Page size: fault addresses are page-aligned.
+pub const PAGE: u64 = 4096;
+
+/// How many mms and how many slots per mm.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Address spaces sharing the allocator.
+    pub mms: usize,
+    /// Mappings per address space.
+    pub slots: usize,
+}
+
+impl Layout {
+    /// `[start, end)` of slot `k`: the same in every mm.
+    pub fn range(&self, k: usize) -> (u64, u64) {
+        let start = BASE + k as u64 * REGION;
+        (start, start + REGION)
+    }
+
+    /// The slot covering `addr`, if any.
+    #[inline]
+    pub fn slot_of(&self, addr: u64) -> Option<usize> {
+        let k = addr.checked_sub(BASE)? / REGION;
+        (k < self.slots as u64).then_some(k as usize)
+    }
+
+    /// Page `page` (taken modulo the pages of a region) of slot `k`.
+    #[inline]
+    pub fn addr(&self, k: usize, page: u64) -> u64 {
+        self.range(k).0 + (page % (REGION / PAGE)) * PAGE
+    }
+}
+
+/// How a mapping is (re)made by a writer.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MapKind {
+    /// `mmap(MAP_FIXED)` over the old mapping: a fresh `vm_area_alloc`.
+    Fresh,
+    /// A change that copies the VMA (`vm_area_dup`, as mprotect or mremap do).
+    Copy,
+}
+
+/// One address space.
+pub struct Mm<S: Scheme> {
+    id: usize,
+    /// `mmap_lock`.
+    lock: CachePadded<RwLock<()>>,
+    /// `mm_lock_seq`: odd while `mmap_lock` is held for write.
+    seq: CachePadded<AtomicU32>,
+    slots: Box<[S::Slot]>,
+}
+
+impl<S: Scheme> Mm<S> {
+    /// Take `mmap_lock` for write and make the sequence odd.
+    pub fn write_lock(&self) -> MmapWriteGuard<'_, S> {
+        let guard = self.lock.write().unwrap_or_else(|e| e.into_inner());
+        // Relaxed: only the lock holder changes the sequence. Readers compare it only
+        // after an Acquire CAS on a VMA whose write-lock (made after this store, in
+        // this thread) was published by a Release.
+        let seq = self.seq.load(Ordering::Relaxed).wrapping_add(1);
+        self.seq.store(seq, Ordering::Relaxed);
+        MmapWriteGuard {
+            mm: self,
+            seq,
+            _guard: guard,
+        }
+    }
+
+    /// This mm's id (the value a VMA's `mm` field holds).
+    pub fn id(&self) -> usize {
+        self.id
+    }
+}
+
+/// `mmap_lock` held for write; dropping it unlocks every VMA locked in the cycle.
+pub struct MmapWriteGuard<'a, S: Scheme> {
+    mm: &'a Mm<S>,
+    seq: u32,
+    _guard: RwLockWriteGuard<'a, ()>,
+}
+
+impl<S: Scheme> MmapWriteGuard<'_, S> {
+    /// The (odd) sequence of this write cycle.
+    pub fn seq(&self) -> u32 {
+        self.seq
+    }
+}
+
+impl<S: Scheme> Drop for MmapWriteGuard<'_, S> {
+    fn drop(&mut self) {
+        // Release: pairs with the reader's Acquire load of mm_lock_seq in
+        // `Vma::start_read`: a reader that sees the new value sees our changes.
+        self.mm
+            .seq
+            .store(self.seq.wrapping_add(1), Ordering::Release);
+    }
+}
+
+/// Per-thread state: the scheme's local part, the hook, and a generation source.
+pub struct Handle<'a, S: Scheme, H = NoHook> {
+    local: S::Local<'a>,
+    hook: H,
+    gen_base: u64,
+    gens: u64,
+}
+
+impl<S: Scheme, H> Handle<'_, S, H> {
+    fn next_gen(&mut self) -> u64 {
+        self.gens += 1;
+        self.gen_base | self.gens
+    }
+}
+
+/// Several address spaces over one scheme, with the hook type `H` for its handles.
+pub struct Space<S: Scheme, H = NoHook> {
+    scheme: S,
+    mms: Box<[Mm<S>]>,
+    layout: Layout,
+    hook: H,
+}
+
+/// A VMA read-locked by `lock_vma_under_rcu`; unlocks on drop.
+pub struct ReadLocked<'a> {
+    vma: NonNull<Vma>,
+    _space: PhantomData<&'a Vma>,
+}
+
+impl std::ops::Deref for ReadLocked<'_> {
+    type Target = Vma;
+    fn deref(&self) -> &Vma {
+        // SAFETY: we hold a read reference (refcnt > 0, taken while the scheme's
+        // section protected the pointer). A writer frees an object only after
+        // `mark_detached`, which waits for every read reference to be dropped, so
+        // the memory stays a live VMA while `self` exists.
+        unsafe { self.vma.as_ref() }
+    }
+}
+
+impl Drop for ReadLocked<'_> {
+    fn drop(&mut self) {
+        self.end_read();
+    }
+}
+
+/// A writer's new mapping, prepared but not yet in the index.
+pub struct Pending<'a, S: Scheme> {
+    mm: &'a Mm<S>,
+    guard: MmapWriteGuard<'a, S>,
+    slot: usize,
+    new: NonNull<Vma>,
+}
+
+impl<'a, S: Scheme> Pending<'a, S> {
+    /// The new object (detached until commit).
+    pub fn vma(&self) -> &'a Vma {
+        // SAFETY: allocated by the scheme for this writer and not freed until it is
+        // replaced by a later writer, which needs the mm lock we hold.
+        unsafe { self.new.as_ref() }
+    }
+}
+
+impl<S: Scheme> Space<S, NoHook> {
+    /// A space with `layout`, every slot mapped, handles without a hook.
+    pub fn new(scheme: S, layout: Layout) -> Self {
+        Space::with_hook(scheme, layout, NoHook)
+    }
+}
+
+impl<S: Scheme, H> Space<S, H> {
+    /// A space whose handles carry a copy of `hook`.
+    pub fn with_hook(scheme: S, layout: Layout, hook: H) -> Self {
+        assert!(
+            layout.mms > 0 && layout.slots > 0,
+            "validated by the caller"
+        );
+        let mms = (0..layout.mms)
+            .map(|id| Mm {
+                id,
+                lock: CachePadded::new(RwLock::new(())),
+                seq: CachePadded::new(AtomicU32::new(0)),
+                slots: Box::new([]),
+            })
+            .collect::<Vec<_>>()
+            .into_boxed_slice();
+        let mut space = Space {
+            scheme,
+            mms,
+            layout,
+            hook,
+        };
+        space.populate();
+        space
+    }
+
+    fn populate(&mut self) {
+        let mut slots: Vec<Box<[S::Slot]>> = Vec::with_capacity(self.layout.mms);
+        {
+            let mut local = self.scheme.local();
+            let mut gen = u64::MAX << 40;
+            for mm in 0..self.layout.mms {
+                let row = (0..self.layout.slots)
+                    .map(|k| {
+                        let vma = self.scheme.alloc(&mut local);
+                        let (start, end) = self.layout.range(k);
+                        gen += 1;
+                        // SAFETY: just allocated for us; no reader can know it yet.
+                        let v = unsafe { vma.as_ref() };
+                        v.init(mm, start, end, gen);
+                        v.mark_attached();
+                        self.scheme.new_slot(vma)
+                    })
+                    .collect();
+                slots.push(row);
+            }
+        }
+        for (mm, row) in self.mms.iter_mut().zip(slots) {
+            mm.slots = row;
+        }
+    }
+
+    /// The layout.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> &S {
+        &self.scheme
+    }
+
+    /// Address space `mm`.
+    pub fn mm(&self, mm: usize) -> &Mm<S> {
+        &self.mms[mm]
+    }
+
+    /// A handle for thread `index` carrying a hook of type `H`.
+    pub fn handle(&self, index: usize) -> Handle<'_, S, H>
+    where
+        H: Clone,
+    {
+        self.handle_with(index, self.hook.clone())
+    }
+
+    /// A handle for thread `index` with a hook of any type (scripted tests).
+    pub fn handle_with<H2>(&self, index: usize, hook: H2) -> Handle<'_, S, H2> {
+        Handle {
+            local: self.scheme.local(),
+            hook,
+            gen_base: (index as u64 + 1) << 40,
+            gens: 0,
+        }
+    }
+
+    /// `lock_vma_under_rcu(mm, addr)`: find, read-lock and validate the VMA for
+    /// `addr` without the mm lock. A VMA found detached counts a miss and is looked
+    /// up again; any other failure counts an abort.
+    #[inline]
+    pub fn lock_vma_under_rcu<'a, H2: Hook>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        mm: usize,
+        addr: u64,
+        c: &Counters,
+    ) -> Result<ReadLocked<'a>, AbortReason> {
+        let m = &self.mms[mm];
+        let Some(k) = self.layout.slot_of(addr) else {
+            c.lock_abort.inc();
+            return Err(AbortReason::NotFound);
+        };
+        let slot = &m.slots[k];
+        let mut section = self.scheme.enter(&mut h.local);
+        let result = loop {
+            let Some(ptr) = S::find(&mut section, slot) else {
+                break Err(AbortReason::NotFound);
+            };
+            // SAFETY: Scheme promise 1: valid until the next find or the section ends;
+            // we use it only inside this iteration, inside the section.
+            let vma = unsafe { ptr.as_ref() };
+            h.hook.at(Point::Found);
+            match vma.start_read(m.id, &m.seq, S::MISTAKE, &mut h.hook) {
+                StartRead::Detached => {
+                    c.lock_miss.inc();
+                    continue;
+                }
+                StartRead::Abort(why) => break Err(why),
+                StartRead::Locked => {}
+            }
+            if !vma.covers(addr) {
+                vma.end_read();
+                break Err(AbortReason::Address);
+            }
+            break Ok(ReadLocked {
+                vma: ptr,
+                _space: PhantomData,
+            });
+        };
+        self.scheme.leave(&mut h.local, section);
+        if result.is_err() {
+            c.lock_abort.inc();
+        }
+        result
+    }
+
+    /// A page fault at `addr` in `mm`: the per-VMA lock path, or the mm lock.
+    /// The fault body checks its answer and counts a wrong one.
+    #[inline]
+    pub fn fault<'a, H2: Hook>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        mm: usize,
+        addr: u64,
+        c: &Counters,
+    ) {
+        c.faults.inc();
+        let m = &self.mms[mm];
+        let k = self.layout.slot_of(addr);
+        if S::PER_VMA_LOCK {
+            if let Ok(vma) = self.lock_vma_under_rcu(h, mm, addr, c) {
+                c.lock_success.inc();
+                let indexed = k.map_or(std::ptr::null_mut(), |k| S::current(&m.slots[k]));
+                if !vma.fault_check(m.id, addr, indexed) {
+                    c.wrong.inc();
+                }
+                return;
+            }
+        }
+        c.fallbacks.inc();
+        let _read = m.lock.read().unwrap_or_else(|e| e.into_inner());
+        let ok = k.is_some_and(|k| {
+            let ptr = S::current(&m.slots[k]);
+            // SAFETY: we hold mmap_lock for read: no writer can remove (let alone
+            // free) the VMA in the slot, and outside writers every slot holds one.
+            let vma = unsafe { &*ptr };
+            vma.fault_check(m.id, addr, ptr)
+        });
+        if !ok {
+            c.wrong.inc();
+        }
+    }
+
+    /// First half of a writer's change of `slot` in `mm`: take `mmap_lock` for
+    /// write, allocate the new VMA and fill it (fresh, or copied from the current
+    /// one). Nothing is visible in the index yet.
+    pub fn prepare<'a, H2>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        mm: usize,
+        slot: usize,
+        kind: MapKind,
+        c: &Counters,
+    ) -> Pending<'a, S> {
+        let m = &self.mms[mm];
+        let guard = m.write_lock();
+        let new = self.scheme.alloc(&mut h.local);
+        // SAFETY: Scheme promise 3: a detached object only we own (stale readers
+        // may read it; every field is atomic).
+        let v = unsafe { new.as_ref() };
+        if v.generation() != 0 {
+            c.reused.inc();
+        }
+        let gen = h.next_gen();
+        match kind {
+            MapKind::Fresh => {
+                let (start, end) = self.layout.range(slot);
+                v.init(m.id, start, end, gen);
+            }
+            MapKind::Copy => {
+                // SAFETY: we hold mmap_lock for write: the current VMA stays in
+                // the slot, hence alive, until we replace it.
+                let orig = unsafe { &*S::current(&m.slots[slot]) };
+                v.dup_from(orig, S::MISTAKE);
+                v.rewrite(gen);
+            }
+        }
+        Pending {
+            mm: m,
+            guard,
+            slot,
+            new,
+        }
+    }
+
+    /// Second half: write-lock the old VMA and the new one, attach the new one and
+    /// store it in the index, detach the old one (waiting for its readers) and hand
+    /// it to the scheme's free path; then `mmap_lock` is released, which unlocks both.
+    pub fn commit<'a, H2>(&'a self, h: &mut Handle<'a, S, H2>, p: Pending<'a, S>, c: &Counters) {
+        let seq = p.guard.seq();
+        let slot = &p.mm.slots[p.slot];
+        // SAFETY: under mmap_lock for write the slot's VMA is alive until replaced.
+        let old = unsafe { &*S::current(slot) };
+        old.start_write(seq);
+        let new = p.vma();
+        // New VMAs stay write-locked until mmap_lock is released, as in __mmap_region.
+        new.start_write(seq);
+        new.mark_attached();
+        let old_ptr = self.scheme.publish(slot, p.new);
+        debug_assert!(std::ptr::eq(old_ptr.as_ptr(), old));
+        old.mark_detached();
+        c.maps.inc();
+        c.unmaps.inc();
+        // SAFETY: `old` is out of the index and detached, its readers drained by
+        // `mark_detached`; it is freed once, here.
+        unsafe { self.scheme.free(&mut h.local, old_ptr, c) };
+        drop(p.guard);
+    }
+
+    /// Replace the mapping in `slot` of `mm` (munmap + mmap).
+    pub fn replace<'a, H2>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        mm: usize,
+        slot: usize,
+        kind: MapKind,
+        c: &Counters,
+    ) {
+        let p = self.prepare(h, mm, slot, kind, c);
+        self.commit(h, p, c);
+    }
+}
+
+impl<S: Scheme, H> Drop for Space<S, H> {
+    fn drop(&mut self) {
+        for m in self.mms.iter() {
+            for slot in m.slots.iter() {
+                let ptr = S::current(slot);
+                if let Some(vma) = NonNull::new(ptr) {
+                    // SAFETY: we own the space exclusively: no handle (their
+                    // lifetimes borrow the space) and no reader remains.
+                    unsafe { self.scheme.destroy(vma) };
+                }
+            }
+        }
+    }
+}

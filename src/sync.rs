@@ -1,0 +1,33 @@
+//! The atomics the protocol is written against.
+//!
+//! Normally these are `std`'s. Built with `RUSTFLAGS="--cfg vma_bench_loom"` they
+//! are loom's, so the loom models can explore every interleaving and weak-memory
+//! outcome of the per-VMA lock. The cfg name is crate-prefixed on purpose: a plain
+//! `--cfg loom` would also switch haphazard, which reads that name itself.
+
+#[cfg(not(vma_bench_loom))]
+pub use std::sync::atomic;
+
+#[cfg(vma_bench_loom)]
+pub use loom::sync::atomic;
+
+/// Waits politely for another thread to make progress (a writer draining readers).
+#[inline]
+pub fn spin_wait(round: &mut u32) {
+    #[cfg(vma_bench_loom)]
+    {
+        let _ = round;
+        loom::thread::yield_now();
+    }
+    #[cfg(not(vma_bench_loom))]
+    {
+        *round += 1;
+        if *round < 64 {
+            std::hint::spin_loop();
+        } else {
+            // On an oversubscribed machine the reader we wait for may be preempted:
+            // give it the CPU, as the kernel's rcuwait sleeps.
+            std::thread::yield_now();
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! The VMA object and its per-VMA lock, in the form merged for Linux 6.15.
+//!
+//! Every field a stale reader may read is an atomic, so an object that is freed
+//! and reused under a reader (the typesafe scheme does exactly that) is defined
+//! behaviour: the reader sees some value, and validation decides.
+
+use crate::hook::{Hook, Point};
+use crate::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// Writer offset added to `refcnt` while a writer waits for readers.
+pub const VMA_LOCK_OFFSET: u32 = 0x4000_0000;
+/// Readers may not push `refcnt` past this.
+pub const VMA_REF_LIMIT: u32 = VMA_LOCK_OFFSET - 1;
+/// `lock_seq` of an object that has never been write-locked.
+pub const LOCK_SEQ_NONE: u32 = u32::MAX;
+/// `mm` of an object that belongs to no address space.
+pub const NO_MM: usize = usize::MAX;
+/// Words of payload a fault reads (two cache lines, like the fields a real fault reads).
+pub const PAYLOAD_WORDS: usize = 16;
+
+/// A deliberate protocol mistake: the broken twins of `typesafe` carry one each.
+/// `None` is the correct protocol. Passed as an associated constant of the scheme,
+/// so every branch on it folds away at compile time.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Mistake {
+    /// The correct protocol.
+    None,
+    /// N6: the reader does not check `vma.mm == mm` after locking.
+    NoMmCheck,
+    /// N1: `vm_area_dup` copies `refcnt`, so an uninserted copy looks attached.
+    DupCopiesRefcnt,
+}
+
+/// A `vm_area_struct`: 192 bytes, as the kernel's object on the machines we model.
+#[repr(C, align(64))]
+pub struct Vma {
+    /// 0 detached; 1 attached; 1 + k with k readers; `+ VMA_LOCK_OFFSET` a writer waits.
+    refcnt: AtomicU32,
+    /// Equal to the mm's `mm_lock_seq` while write-locked in that mm's current cycle.
+    lock_seq: AtomicU32,
+    mm: AtomicUsize,
+    start: AtomicU64,
+    end: AtomicU64,
+    /// Generation of the mapping this object holds; 0 = never mapped.
+    gen: AtomicU64,
+    flags: AtomicU64,
+    pgoff: AtomicU64,
+    /// Written at map time; `payload[0]` binds mm, start and gen; the rest derive from gen.
+    payload: [AtomicU64; PAYLOAD_WORDS],
+}
+
+/// What `vma_start_read` decided.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StartRead {
+    /// Read-locked and validated against the caller's mm.
+    Locked,
+    /// Found detached (`refcnt == 0`): look it up again.
+    Detached,
+    /// Not locked: write-locked, too many readers, or it belongs to another mm.
+    Abort(AbortReason),
+}
+
+/// Why a lock attempt was abandoned (for tests and diagnostics; the kernel counts all as abort).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AbortReason {
+    /// No VMA in the index for the address.
+    NotFound,
+    /// `lock_seq` equals the mm's sequence: write-locked this cycle.
+    WriteLocked,
+    /// A writer is present or the reader limit is reached.
+    Contended,
+    /// The object belongs to another mm (reused there).
+    OtherMm,
+    /// The object does not cover the address (reused elsewhere).
+    Address,
+}
+
+impl Default for Vma {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Vma {
+    /// A detached object with its lock initialised: the slab constructor.
+    pub fn new() -> Self {
+        Vma {
+            refcnt: AtomicU32::new(0),
+            lock_seq: AtomicU32::new(LOCK_SEQ_NONE),
+            mm: AtomicUsize::new(NO_MM),
+            start: AtomicU64::new(0),
+            end: AtomicU64::new(0),
+            gen: AtomicU64::new(0),
+            flags: AtomicU64::new(0),
+            pgoff: AtomicU64::new(0),
+            payload: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    /// Generation of the mapping (0 if never mapped). For statistics only.
+    pub fn generation(&self) -> u64 {
+        // Relaxed: read by the allocating writer, which owns the detached object.
+        self.gen.load(Ordering::Relaxed)
+    }
+
+    /// Current reference count (tests and assertions only).
+    pub fn refcnt(&self) -> u32 {
+        // Relaxed: a snapshot for tests, nothing is ordered after it.
+        self.refcnt.load(Ordering::Relaxed)
+    }
+
+    /// The mm this object belongs to (tests only).
+    pub fn mm(&self) -> usize {
+        // Relaxed: a snapshot for tests.
+        self.mm.load(Ordering::Relaxed)
+    }
+
+    /// `vma_init` for a detached object: write every field of a new mapping.
+    /// The lock fields are left alone (initialised once by the constructor).
+    /// Published to readers by `mark_attached`'s Release store.
+    pub fn init(&self, mm: usize, start: u64, end: u64, gen: u64) {
+        debug_assert!(gen != 0);
+        // Relaxed (all stores below): the object is detached; readers that find it
+        // stale fail their refcnt CAS, and attach's Release publishes these stores.
+        self.mm.store(mm, Ordering::Relaxed);
+        self.start.store(start, Ordering::Relaxed);
+        self.end.store(end, Ordering::Relaxed);
+        self.flags.store(gen & 0xff, Ordering::Relaxed);
+        self.pgoff.store(start >> 12, Ordering::Relaxed);
+        self.write_payload(mm, start, gen);
+    }
+
+    /// Give the mapping a new generation and payload (a copy being changed, as
+    /// mprotect or mremap change the copy made by `vm_area_dup`).
+    pub fn rewrite(&self, gen: u64) {
+        // Relaxed: see `init`; the object is not yet attached.
+        let mm = self.mm.load(Ordering::Relaxed);
+        let start = self.start.load(Ordering::Relaxed);
+        self.write_payload(mm, start, gen);
+    }
+
+    fn write_payload(&self, mm: usize, start: u64, gen: u64) {
+        // Relaxed (all stores): published by attach's Release, as in `init`.
+        self.gen.store(gen, Ordering::Relaxed);
+        self.payload[0].store(tag(mm, start, gen), Ordering::Relaxed);
+        for (i, w) in self.payload.iter().enumerate().skip(1) {
+            w.store(word(gen, i), Ordering::Relaxed);
+        }
+    }
+
+    /// `vm_area_dup`: copy the fields of `orig` one by one into this detached object.
+    /// Never the lock: `refcnt` stays 0 and `lock_seq` is reset, unless the
+    /// `DupCopiesRefcnt` mistake (N1) is compiled in.
+    #[inline]
+    pub fn dup_from(&self, orig: &Vma, mistake: Mistake) {
+        // Relaxed (all loads and stores): the writer holds `orig`'s mm write-locked,
+        // so its fields are stable; this object is detached and published by attach.
+        if mistake == Mistake::DupCopiesRefcnt {
+            self.refcnt
+                .store(orig.refcnt.load(Ordering::Relaxed), Ordering::Relaxed);
+        } else {
+            self.refcnt.store(0, Ordering::Relaxed);
+        }
+        self.lock_seq.store(LOCK_SEQ_NONE, Ordering::Relaxed);
+        self.mm
+            .store(orig.mm.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.start
+            .store(orig.start.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.end
+            .store(orig.end.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.gen
+            .store(orig.gen.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.flags
+            .store(orig.flags.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.pgoff
+            .store(orig.pgoff.load(Ordering::Relaxed), Ordering::Relaxed);
+        for (d, s) in self.payload.iter().zip(&orig.payload) {
+            d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
+    /// `vma_start_read(mm, vma)`: take a read reference and validate against the
+    /// caller's `mm` (never `vma.mm`, which a reuse may change under us).
+    #[inline]
+    pub fn start_read<H: Hook>(
+        &self,
+        mm: usize,
+        mm_lock_seq: &AtomicU32,
+        mistake: Mistake,
+        hook: &mut H,
+    ) -> StartRead {
+        // Relaxed (both): a cheap early bail, not trusted; re-checked after the CAS.
+        if self.lock_seq.load(Ordering::Relaxed) == mm_lock_seq.load(Ordering::Relaxed) {
+            return StartRead::Abort(AbortReason::WriteLocked);
+        }
+        // Relaxed: only the starting value of the CAS loop; the CAS decides.
+        let mut old = self.refcnt.load(Ordering::Relaxed);
+        hook.at(Point::BeforeCas);
+        loop {
+            if old == 0 {
+                return StartRead::Detached;
+            }
+            if old >= VMA_REF_LIMIT {
+                return StartRead::Abort(AbortReason::Contended);
+            }
+            // Acquire on success: pairs with the Release store in `mark_attached` and
+            // the Release `fetch_sub` in `start_write`, so the fields and `lock_seq`
+            // read below are the ones written before attach / write-unlock.
+            // Relaxed on failure: we only retry with the value seen.
+            match self.refcnt.compare_exchange_weak(
+                old,
+                old + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => old = now,
+            }
+        }
+        hook.at(Point::Locked);
+        // Relaxed: ordered after the Acquire CAS above.
+        if mistake != Mistake::NoMmCheck && self.mm.load(Ordering::Relaxed) != mm {
+            self.end_read();
+            return StartRead::Abort(AbortReason::OtherMm);
+        }
+        // Relaxed on lock_seq: ordered after the Acquire CAS. Acquire on mm_lock_seq:
+        // pairs with the Release store in `Mm::write_unlock`.
+        if self.lock_seq.load(Ordering::Relaxed) == mm_lock_seq.load(Ordering::Acquire) {
+            self.end_read();
+            return StartRead::Abort(AbortReason::WriteLocked);
+        }
+        StartRead::Locked
+    }
+
+    /// Whether `[start, end)` covers `addr` (the check `lock_vma_under_rcu` makes).
+    #[inline]
+    pub fn covers(&self, addr: u64) -> bool {
+        // Relaxed: called under a read reference taken with Acquire.
+        addr >= self.start.load(Ordering::Relaxed) && addr < self.end.load(Ordering::Relaxed)
+    }
+
+    /// `vma_end_read`: drop the read reference.
+    #[inline]
+    pub fn end_read(&self) {
+        // Release: pairs with the Acquire loads in `start_write` / `mark_detached`
+        // that wait for readers, so our reads happen before a writer's changes.
+        self.refcnt.fetch_sub(1, Ordering::Release);
+    }
+
+    /// `vma_start_write`: exclude readers until the mm is write-unlocked.
+    /// `seq` is the mm's current (odd) `mm_lock_seq`; the caller holds it for write.
+    pub fn start_write(&self, seq: u32) {
+        // Relaxed: only this writer (holding mmap_lock for write) stores lock_seq now.
+        if self.lock_seq.load(Ordering::Relaxed) == seq {
+            return;
+        }
+        let entered = self.enter_locked(false);
+        // Relaxed: published by the Release in `exit_locked`, or by attach's Release
+        // for a detached object.
+        self.lock_seq.store(seq, Ordering::Relaxed);
+        if entered {
+            self.exit_locked();
+        }
+    }
+
+    /// `vma_mark_attached`: every field is written; make the object lockable.
+    pub fn mark_attached(&self) {
+        // Release: pairs with the Acquire CAS in `start_read`, publishing every field
+        // written by `init` / `dup_from` / `rewrite`.
+        self.refcnt.store(1, Ordering::Release);
+    }
+
+    /// `vma_mark_detached`: drop the attach reference and wait for readers to leave.
+    /// The object is write-locked; readers that slipped in will see that and leave.
+    pub fn mark_detached(&self) {
+        // Release: a reader that later finds refcnt 0 gives up; nothing to publish,
+        // but our writes to the object must not move below the detach.
+        if self.refcnt.fetch_sub(1, Ordering::Release) != 1 && self.enter_locked(true) {
+            self.exit_locked();
+        }
+    }
+
+    /// Add the writer offset if attached and wait until only the writer (and, when
+    /// not detaching, the attach reference) remains. Returns false if detached.
+    fn enter_locked(&self, detaching: bool) -> bool {
+        // Relaxed: only the start value of the add-if-not-zero loop.
+        let mut old = self.refcnt.load(Ordering::Relaxed);
+        loop {
+            if old == 0 {
+                return false;
+            }
+            // Acquire: pairs with readers' Release in `end_read`.
+            match self.refcnt.compare_exchange_weak(
+                old,
+                old + VMA_LOCK_OFFSET,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => old = now,
+            }
+        }
+        let target = VMA_LOCK_OFFSET + u32::from(!detaching);
+        let mut round = 0;
+        // Acquire: pairs with the Release `fetch_sub` in `end_read`: the readers'
+        // accesses happen before whatever the writer does next.
+        while self.refcnt.load(Ordering::Acquire) != target {
+            crate::sync::spin_wait(&mut round);
+        }
+        true
+    }
+
+    fn exit_locked(&self) {
+        // Release: publishes `lock_seq` (and for detach, everything before) to the
+        // next reader whose Acquire CAS sees the count without the offset.
+        self.refcnt.fetch_sub(VMA_LOCK_OFFSET, Ordering::Release);
+    }
+
+    /// The fault body and the oracle in one pass: read what a fault reads and check
+    /// that this object is the mapping the caller asked for. `indexed` is what the
+    /// caller's index holds for `addr` now. Returns false for a wrong answer.
+    #[inline]
+    pub fn fault_check(&self, mm: usize, addr: u64, indexed: *const Vma) -> bool {
+        // Relaxed (all loads): the caller holds a read reference taken with Acquire
+        // (or the mm lock), so the fields are those published at attach.
+        let vmm = self.mm.load(Ordering::Relaxed);
+        let start = self.start.load(Ordering::Relaxed);
+        let end = self.end.load(Ordering::Relaxed);
+        let gen = self.gen.load(Ordering::Relaxed);
+        let mut sum = 0u64;
+        for w in &self.payload[1..] {
+            sum = sum.wrapping_add(w.load(Ordering::Relaxed));
+        }
+        let head = self.payload[0].load(Ordering::Relaxed);
+        vmm == mm
+            && addr >= start
+            && addr < end
+            && std::ptr::eq(indexed, self)
+            && head == tag(vmm, start, gen)
+            && sum == payload_sum(gen)
+    }
+}
+
+/// `payload[0]`: binds the mapping's mm and start to its generation.
+#[inline]
+fn tag(mm: usize, start: u64, gen: u64) -> u64 {
+    crate::rng::mix(gen ^ (mm as u64).rotate_left(48) ^ start.rotate_left(17))
+}
+
+/// `payload[i]` for `i >= 1`.
+#[inline]
+fn word(gen: u64, i: usize) -> u64 {
+    gen.wrapping_mul(0x9e37_79b9_7f4a_7c15_u64.wrapping_add(2 * i as u64))
+}
+
+/// The sum of `payload[1..]` for a generation.
+#[inline]
+fn payload_sum(gen: u64) -> u64 {
+    (1..PAYLOAD_WORDS).fold(0u64, |s, i| s.wrapping_add(word(gen, i)))
+}
+
+#[cfg(all(test, not(vma_bench_loom)))]
+mod tests {
+    use super::*;
+    use crate::hook::NoHook;
+
+    #[test]
+    fn size_matches_the_kernel_object() {
+        assert_eq!(std::mem::size_of::<Vma>(), 192);
+    }
+
+    #[test]
+    fn lock_cycle() {
+        let seq = AtomicU32::new(0);
+        let v = Vma::new();
+        v.init(3, 0x1000, 0x2000, 7);
+        assert_eq!(
+            v.start_read(3, &seq, Mistake::None, &mut NoHook),
+            StartRead::Detached
+        );
+        v.mark_attached();
+        assert_eq!(
+            v.start_read(3, &seq, Mistake::None, &mut NoHook),
+            StartRead::Locked
+        );
+        assert_eq!(v.refcnt(), 2);
+        assert!(v.fault_check(3, 0x1800, &v));
+        assert!(!v.fault_check(3, 0x2000, &v), "end is exclusive");
+        assert!(!v.fault_check(4, 0x1800, &v), "other mm");
+        v.end_read();
+        assert_eq!(
+            v.start_read(4, &seq, Mistake::None, &mut NoHook),
+            StartRead::Abort(AbortReason::OtherMm)
+        );
+        assert_eq!(v.refcnt(), 1, "a failed validation drops its reference");
+        // Write-lock in cycle 1: readers of this mm abort until the sequence moves on.
+        seq.store(1, Ordering::Relaxed);
+        v.start_write(1);
+        assert_eq!(
+            v.start_read(3, &seq, Mistake::None, &mut NoHook),
+            StartRead::Abort(AbortReason::WriteLocked)
+        );
+        seq.store(2, Ordering::Relaxed);
+        assert_eq!(
+            v.start_read(3, &seq, Mistake::None, &mut NoHook),
+            StartRead::Locked
+        );
+        v.end_read();
+        v.mark_detached();
+        assert_eq!(v.refcnt(), 0);
+    }
+
+    #[test]
+    fn dup_keeps_the_copy_detached_unless_the_mistake_is_compiled_in() {
+        let orig = Vma::new();
+        orig.init(1, 0, 4096, 9);
+        orig.mark_attached();
+        let good = Vma::new();
+        good.dup_from(&orig, Mistake::None);
+        assert_eq!(good.refcnt(), 0);
+        let bad = Vma::new();
+        bad.dup_from(&orig, Mistake::DupCopiesRefcnt);
+        assert_eq!(bad.refcnt(), 1);
+        assert!(
+            good.fault_check(1, 100, &good),
+            "a copy carries a consistent payload"
+        );
+    }
+
+    #[test]
+    fn torn_payload_is_wrong() {
+        let v = Vma::new();
+        v.init(1, 0, 4096, 9);
+        v.payload[5].store(1, Ordering::Relaxed);
+        assert!(!v.fault_check(1, 100, &v));
+    }
+}
