@@ -15,5 +15,8 @@ test:
 bench:
 	$(CARGO) bench
 
+loom:
+	RUSTFLAGS="--cfg vma_bench_loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --release --test loom
+
 clean:
 	$(CARGO) clean

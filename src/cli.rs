@@ -105,6 +105,7 @@ fn parse_run(args: &[String]) -> Result<RunSpec, CliError> {
         },
         faults,
         first_wrong: until_wrong,
+        ops_per_thread: None,
     };
     Ok(RunSpec {
         scheme,

@@ -5,7 +5,7 @@
 //! The calling thread samples the per-thread counters while they run, for the
 //! unreclaimed-object figures and the stop conditions.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -51,24 +51,41 @@ pub struct Limit {
     pub faults: Option<u64>,
     /// Stop at the first wrong answer (for detecting broken twins).
     pub first_wrong: bool,
+    /// Each worker stops by itself after this many operations (benchmarks: an
+    /// exact amount of work, independent of the sampler).
+    pub ops_per_thread: Option<u64>,
 }
 
 impl Limit {
+    /// No condition (combine with `..Limit::NONE`).
+    pub const NONE: Limit = Limit {
+        time: None,
+        faults: None,
+        first_wrong: false,
+        ops_per_thread: None,
+    };
+
+    /// Every worker makes exactly `n` operations.
+    pub fn ops_per_thread(n: u64) -> Self {
+        Limit {
+            ops_per_thread: Some(n),
+            ..Limit::NONE
+        }
+    }
+
     /// Run for `d`.
     pub fn time(d: Duration) -> Self {
         Limit {
             time: Some(d),
-            faults: None,
-            first_wrong: false,
+            ..Limit::NONE
         }
     }
 
     /// Run until `n` faults were made.
     pub fn faults(n: u64) -> Self {
         Limit {
-            time: None,
             faults: Some(n),
-            first_wrong: false,
+            ..Limit::NONE
         }
     }
 }
@@ -129,6 +146,7 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
     // 0: warm-up, 1: measuring, 2: stop. Each worker snapshots its own counters
     // when it first sees 1, so the measured window is exact per thread.
     let phase = AtomicU8::new(WARMUP);
+    let finished = AtomicUsize::new(0);
     let barrier = Barrier::new(cfg.threads + 1);
     // churn_pct / 100 of the u64 range: `next_u64() < threshold` with that chance.
     let threshold = (cfg.churn_pct.clamp(0.0, 100.0) / 100.0 * u64::MAX as f64) as u64;
@@ -147,6 +165,8 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
         let slots = layout.slots as u64;
         let mut seen = WARMUP;
         let mut base = Totals::default();
+        let mut ops = 0u64;
+        let quota = cfg.limit.ops_per_thread.unwrap_or(u64::MAX);
         barrier.wait();
         loop {
             // Relaxed: a phase change only; no data is handed over through it.
@@ -157,7 +177,12 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
                 }
                 seen = now;
                 base = c.snapshot();
+                ops = 0;
             }
+            if ops == quota && seen == MEASURE {
+                break;
+            }
+            ops += 1;
             let mm = rng.below(mms) as usize;
             if threshold != 0 && rng.next_u64() < threshold {
                 let slot = rng.below(slots) as usize;
@@ -177,6 +202,8 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
             c.freed.set(freed_here() - freed_base);
         }
         let end = Instant::now();
+        // Relaxed: a count for the sampler's loop; the results travel by `join`.
+        finished.fetch_add(1, Ordering::Relaxed);
         if seen == WARMUP {
             // Stopped before it saw the measuring phase (a very short run).
             base = c.snapshot();
@@ -217,7 +244,9 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
             let d = now - base;
             let done = cfg.limit.time.is_some_and(|t| t0.elapsed() >= t)
                 || cfg.limit.faults.is_some_and(|n| d.faults >= n)
-                || (cfg.limit.first_wrong && d.wrong > 0);
+                || (cfg.limit.first_wrong && d.wrong > 0)
+                // Relaxed: see the workers.
+                || finished.load(Ordering::Relaxed) == cfg.threads;
             if done {
                 break;
             }
