@@ -202,6 +202,9 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
             c.freed.set(freed_here() - freed_base);
         }
         let end = Instant::now();
+        // Frees that happen while the handle is dropped belong to this run too.
+        drop(h);
+        c.freed.set(freed_here() - freed_base);
         // Relaxed: a count for the sampler's loop; the results travel by `join`.
         finished.fetch_add(1, Ordering::Relaxed);
         if seen == WARMUP {

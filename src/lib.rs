@@ -22,6 +22,7 @@ pub mod cli;
 pub mod counters;
 pub mod driver;
 pub mod hook;
+pub mod linux;
 pub mod lookup;
 pub mod pool;
 pub mod rng;

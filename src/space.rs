@@ -257,6 +257,12 @@ impl<S: Scheme, H> Space<S, H> {
         &self.mms[mm]
     }
 
+    /// The VMA slot `slot` of `mm` holds now (for tests; dereference it only under
+    /// that mm's lock or a read reference).
+    pub fn current(&self, mm: usize, slot: usize) -> *const Vma {
+        S::current(&self.mms[mm].slots[slot])
+    }
+
     /// A handle for thread `index` carrying a hook of type `H`.
     pub fn handle(&self, index: usize) -> Handle<'_, S, H>
     where

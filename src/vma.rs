@@ -18,9 +18,11 @@ pub const NO_MM: usize = usize::MAX;
 /// Words of payload a fault reads (two cache lines, like the fields a real fault reads).
 pub const PAYLOAD_WORDS: usize = 16;
 
-/// A deliberate protocol mistake: the broken twins of `typesafe` carry one each.
-/// `None` is the correct protocol. Passed as an associated constant of the scheme,
-/// so every branch on it folds away at compile time.
+/// A deliberate protocol mistake: the broken twins of `typesafe` carry one each,
+/// and the loom models' twins (`tests/loom.rs`) carry N3, N4 and N5.
+/// `None` is the correct protocol. Always a compile-time constant at the call site
+/// (an associated constant of the scheme, or a constant in a model), so every
+/// branch on it folds away.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Mistake {
     /// The correct protocol.
@@ -29,6 +31,18 @@ pub enum Mistake {
     NoMmCheck,
     /// N1: `vm_area_dup` copies `refcnt`, so an uninserted copy looks attached.
     DupCopiesRefcnt,
+    /// N5: `vma_mark_attached` stores `refcnt = 1` Relaxed, so a reader that takes
+    /// a reference need not see the fields written before attach (weak memory only).
+    AttachRelaxed,
+    /// N4: the reader's CAS takes its reference without Acquire, so its later reads
+    /// of `lock_seq`, `mm`, `start`/`end` are not ordered after it (weak memory only).
+    ReadCasRelaxed,
+    /// N4: the reader validates `mm` and `lock_seq` before its CAS and not after, so
+    /// a writer may lock the object between the checks and the reference.
+    ChecksBeforeCas,
+    /// N3: `vma_mark_detached` drops the attach reference and returns without
+    /// waiting for readers that slipped in.
+    DetachNoWait,
 }
 
 /// A `vm_area_struct`: 192 bytes, as the kernel's object on the machines we model.
@@ -115,6 +129,16 @@ impl Vma {
         self.mm.load(Ordering::Relaxed)
     }
 
+    /// `[start, end)` as this thread sees it now (tests and models only).
+    pub fn range(&self) -> (u64, u64) {
+        // Relaxed (both): a snapshot for tests; a model that calls it under a read
+        // reference relies on the reference's Acquire, as `covers` does.
+        (
+            self.start.load(Ordering::Relaxed),
+            self.end.load(Ordering::Relaxed),
+        )
+    }
+
     /// `vma_init` for a detached object: write every field of a new mapping.
     /// The lock fields are left alone (initialised once by the constructor).
     /// Published to readers by `mark_attached`'s Release store.
@@ -193,9 +217,30 @@ impl Vma {
         if self.lock_seq.load(Ordering::Relaxed) == mm_lock_seq.load(Ordering::Relaxed) {
             return StartRead::Abort(AbortReason::WriteLocked);
         }
+        if mistake == Mistake::ChecksBeforeCas {
+            // N4, the mistake itself: the validation below, made before the
+            // reference is taken; a writer may lock and change the object between
+            // these checks and the CAS. Orderings as in the (correctly placed)
+            // checks after the CAS; it is their place that is wrong.
+            if self.mm.load(Ordering::Relaxed) != mm {
+                return StartRead::Abort(AbortReason::OtherMm);
+            }
+            if self.lock_seq.load(Ordering::Relaxed) == mm_lock_seq.load(Ordering::Acquire) {
+                return StartRead::Abort(AbortReason::WriteLocked);
+            }
+        }
         // Relaxed: only the starting value of the CAS loop; the CAS decides.
         let mut old = self.refcnt.load(Ordering::Relaxed);
         hook.at(Point::BeforeCas);
+        // Acquire on success: pairs with the Release store in `mark_attached` and
+        // the Release `fetch_sub` in `start_write`, so the fields and `lock_seq`
+        // read below are the ones written before attach / write-unlock.
+        // Relaxed only under `ReadCasRelaxed`: the N4 mistake itself.
+        let success = if mistake == Mistake::ReadCasRelaxed {
+            Ordering::Relaxed
+        } else {
+            Ordering::Acquire
+        };
         loop {
             if old == 0 {
                 return StartRead::Detached;
@@ -203,21 +248,21 @@ impl Vma {
             if old >= VMA_REF_LIMIT {
                 return StartRead::Abort(AbortReason::Contended);
             }
-            // Acquire on success: pairs with the Release store in `mark_attached` and
-            // the Release `fetch_sub` in `start_write`, so the fields and `lock_seq`
-            // read below are the ones written before attach / write-unlock.
-            // Relaxed on failure: we only retry with the value seen.
-            match self.refcnt.compare_exchange_weak(
-                old,
-                old + 1,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
+            // Success ordering: see `success` above. Relaxed on failure: we only
+            // retry with the value seen.
+            match self
+                .refcnt
+                .compare_exchange_weak(old, old + 1, success, Ordering::Relaxed)
+            {
                 Ok(_) => break,
                 Err(now) => old = now,
             }
         }
         hook.at(Point::Locked);
+        if mistake == Mistake::ChecksBeforeCas {
+            // N4: validated before the CAS (above), trusted without a re-check.
+            return StartRead::Locked;
+        }
         // Relaxed: ordered after the Acquire CAS above.
         if mistake != Mistake::NoMmCheck && self.mm.load(Ordering::Relaxed) != mm {
             self.end_read();
@@ -265,17 +310,41 @@ impl Vma {
 
     /// `vma_mark_attached`: every field is written; make the object lockable.
     pub fn mark_attached(&self) {
-        // Release: pairs with the Acquire CAS in `start_read`, publishing every field
-        // written by `init` / `dup_from` / `rewrite`.
-        self.refcnt.store(1, Ordering::Release);
+        self.mark_attached_with(Mistake::None);
+    }
+
+    /// [`mark_attached`](Vma::mark_attached) with `mistake` compiled in
+    /// (`AttachRelaxed`, N5, for the loom twin; any other value is the correct attach).
+    #[inline]
+    pub fn mark_attached_with(&self, mistake: Mistake) {
+        if mistake == Mistake::AttachRelaxed {
+            // Relaxed: the N5 mistake itself; publishes nothing.
+            self.refcnt.store(1, Ordering::Relaxed);
+        } else {
+            // Release: pairs with the Acquire CAS in `start_read`, publishing every
+            // field written by `init` / `dup_from` / `rewrite`.
+            self.refcnt.store(1, Ordering::Release);
+        }
     }
 
     /// `vma_mark_detached`: drop the attach reference and wait for readers to leave.
     /// The object is write-locked; readers that slipped in will see that and leave.
     pub fn mark_detached(&self) {
+        self.mark_detached_with(Mistake::None);
+    }
+
+    /// [`mark_detached`](Vma::mark_detached) with `mistake` compiled in
+    /// (`DetachNoWait`, N3, for the loom twin; any other value is the correct detach).
+    #[inline]
+    pub fn mark_detached_with(&self, mistake: Mistake) {
         // Release: a reader that later finds refcnt 0 gives up; nothing to publish,
         // but our writes to the object must not move below the detach.
-        if self.refcnt.fetch_sub(1, Ordering::Release) != 1 && self.enter_locked(true) {
+        let last = self.refcnt.fetch_sub(1, Ordering::Release) == 1;
+        if mistake == Mistake::DetachNoWait {
+            // N3, the mistake itself: readers that slipped in still hold a reference.
+            return;
+        }
+        if !last && self.enter_locked(true) {
             self.exit_locked();
         }
     }
@@ -425,6 +494,37 @@ mod tests {
             good.fault_check(1, 100, &good),
             "a copy carries a consistent payload"
         );
+    }
+
+    #[test]
+    fn loom_twin_mistakes_change_only_their_own_step() {
+        let seq = AtomicU32::new(0);
+        for m in [
+            Mistake::AttachRelaxed,
+            Mistake::ReadCasRelaxed,
+            Mistake::ChecksBeforeCas,
+            Mistake::DetachNoWait,
+        ] {
+            let v = Vma::new();
+            v.init(3, 0x1000, 0x2000, 7);
+            v.mark_attached_with(m);
+            assert_eq!(v.start_read(3, &seq, m, &mut NoHook), StartRead::Locked);
+            assert_eq!(
+                v.start_read(4, &seq, m, &mut NoHook),
+                StartRead::Abort(AbortReason::OtherMm)
+            );
+            assert_eq!(v.refcnt(), 2, "{m:?}: one reader holds it");
+            if m == Mistake::DetachNoWait {
+                // N3: returns at once although the reader still holds a reference.
+                v.mark_detached_with(m);
+                assert_eq!(v.refcnt(), 1);
+                v.end_read();
+            } else {
+                v.end_read();
+                v.mark_detached_with(m);
+            }
+            assert_eq!(v.refcnt(), 0, "{m:?}");
+        }
     }
 
     #[test]

@@ -1,0 +1,874 @@
+//! `linux`: the real kernel, measured through the same [`VmaLookup`] trait.
+//!
+//! Every other scheme models `lock_vma_under_rcu`; this one runs it. Each slot is
+//! one real anonymous private mapping of [`REGION`] bytes, and:
+//!
+//! - a **fault** is a write to a page of that mapping that is not populated, so the
+//!   kernel takes a minor fault: it looks the VMA up under RCU, read-locks it and
+//!   allocates a zeroed page;
+//! - pages are made faultable again with `madvise(MADV_DONTNEED)`, in batches;
+//! - **churn** ([`VmaLookup::replace`]) is `mmap(MAP_FIXED)` over the slot's region,
+//!   which the kernel carries out under `mmap_lock` held for write: it unmaps the
+//!   old VMA (write-locking and detaching it, then freeing it to the
+//!   `vm_area_struct` cache) and maps a new one in its place, with no moment at
+//!   which the range is unmapped for a concurrent fault. A plain `munmap` then
+//!   `mmap` would leave such a moment, and a thread writing there would get
+//!   `SIGSEGV`. The model's `MapKind::Fresh` stands for exactly this; `MapKind::Copy`
+//!   is served the same way (both kinds do the same thing here).
+//!
+//! One process has one mm, so the layout always has `mms == 1`; [`Linux::new`]
+//! refuses anything else.
+//!
+//! # Addresses
+//!
+//! The kernel chooses where the mappings go. [`Linux::new`] reserves one range of
+//! address space with no access and maps each region inside it at a 2 MiB-aligned
+//! address, with a no-access guard of [`REGION`] bytes between neighbours: two
+//! adjacent anonymous mappings with the same flags would be merged by the kernel
+//! into one VMA, and the slots must stay separate VMAs (a replacement or an
+//! `madvise` could otherwise merge them). Each slot is therefore two VMAs of the
+//! process (its region and a guard), so `--slots` is bounded by
+//! `vm.max_map_count`.
+//!
+//! The driver passes addresses of the model's address space (`Layout::addr`); a
+//! fault takes only the slot from it ([`Layout::slot_of`]). The page within the
+//! region comes from the thread's own cursor, not from the driver's random offset:
+//! which page of a region a fault writes does not change which VMA the kernel looks
+//! up and locks, and a sequential cursor keeps a thread's pages contiguous so that
+//! one `madvise` per region clears a batch.
+//!
+//! # Every fault is a real fault
+//!
+//! Threads share regions (so the per-VMA lock is contended as in a real program),
+//! so two threads must never both count the population of one page. Each region
+//! has a bitmap of claimed pages (one cache line). A thread claims a page (an
+//! atomic `fetch_or`) before it writes it, writes it exactly once, and releases the
+//! claim only after an `madvise(MADV_DONTNEED)` covering the page has returned. So
+//! an unclaimed page is never populated, and the one write a claim allows always
+//! faults. A replacement of the region keeps this true (the new mapping has no
+//! pages at all), and so does an `madvise` by another thread over a wider range
+//! (it can only depopulate). Such an `madvise` can, rarely, empty a page between
+//! the fault that populated it and the write's retry, so that one write takes two
+//! faults: the kernel's count may exceed the harness's a little, never fall short.
+//!
+//! The write is an atomic swap of a non-zero word: one store access (a single
+//! fault, where a read followed by a write would take two) that also returns the
+//! word's old value. A fresh anonymous page reads as zero, and every page this
+//! scheme populates is given a non-zero word, so a non-zero old value means the
+//! write found the page already populated: the harness would have counted a fault
+//! the kernel did not take. Such a write is counted in `wrong`, which must stay 0.
+//! The kernel's own proof is its minor-fault count ([`minor_faults`]), which the
+//! caller samples around a run.
+//!
+//! A thread keeps up to [`BATCH`] written pages per region before it clears them
+//! with one `madvise` over the span they cover, and at most [`MAX_PENDING`] pages in
+//! all before it clears every region it holds pages in. A thread that finds a
+//! region fully claimed clears its own pages there first, then yields until
+//! another thread releases some.
+//!
+//! # Transparent huge pages
+//!
+//! Each region gets `madvise(MADV_NOHUGEPAGE)` (after construction and after each
+//! replacement), so a write faults in one 4 KiB page, never a 2 MiB or multi-size
+//! THP folio. On a kernel built without THP that call fails with `EINVAL`; it is
+//! then skipped. On a machine whose THP setting is `always`, a fault that lands
+//! between a replacement's `mmap` and its `madvise` could get a huge page; later
+//! writes into it would then take no fault, and the kernel's minor-fault count
+//! would fall short of the harness's faults.
+//!
+//! # Counters
+//!
+//! The harness fills `faults`, `maps` and `unmaps` (one each per replacement) and
+//! `wrong` (see above): [`FILLED`]. The reader outcomes (`lock_success`,
+//! `lock_abort`, `lock_miss`, `fallbacks`) and the free-path counts (`free_calls`,
+//! `freed`, `reused`, and the unreclaimed figures derived from them) happen inside
+//! the kernel and are not visible per process: report them as empty, not 0. The
+//! kernel's system-wide `vma_lock_*` event counts are in `/proc/vmstat` when it was
+//! built with `CONFIG_PER_VMA_LOCK_STATS` ([`vmstat_vma_lock`]); the
+//! `vm_area_struct` cache's object counts are in `/sys/kernel/slab`
+//! ([`slab_objects`]). [`KernelSample::take`] reads all three at once.
+//!
+//! # Failures
+//!
+//! Construction errors are returned as one-line messages. A system call that fails
+//! inside `fault` or `replace` cannot return an error through the trait: it is
+//! counted ([`Linux::errors`], with the first message in [`Linux::first_error`]),
+//! and nothing is counted for the operation itself. Pages whose `madvise` failed
+//! stay claimed for good, so they are never written again (they may still be
+//! populated). A replacement that fails stops all further faults: the kernel may
+//! have left the range unmapped.
+//!
+//! All `unsafe` code of the scheme is in the private `sys` module below: the system
+//! calls and the one store into the mapped memory.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use crossbeam_utils::CachePadded;
+
+use crate::counters::Counters;
+use crate::lookup::VmaLookup;
+use crate::space::{Layout, MapKind, PAGE, REGION};
+
+/// Pages in one region.
+const PAGES: usize = (REGION / PAGE) as usize;
+/// Bitmap words per region.
+const WORDS: usize = PAGES / 64;
+/// How many times a thread that finds a region fully claimed yields before it
+/// gives the fault up (and counts an error).
+const CLAIM_TRIES: u32 = 1 << 20;
+
+/// Written pages a thread keeps per region before one `madvise(MADV_DONTNEED)`
+/// clears them.
+pub const BATCH: usize = 64;
+
+/// Written pages a thread keeps in all (16 MiB) before it clears every region.
+/// Measured against 512: fewer, longer `madvise` calls are faster.
+pub const MAX_PENDING: usize = 4096;
+
+/// The [`Totals`](crate::counters::Totals) fields this scheme fills; the others
+/// are not visible from user space and belong in a report as empty, not 0.
+pub const FILLED: [&str; 4] = ["faults", "maps", "unmaps", "wrong"];
+
+/// Whether this system can run the `linux` scheme: Ok on Linux, where the kernel's
+/// minor-fault count is readable; otherwise a one-line message saying why not.
+pub fn available() -> Result<(), String> {
+    if !cfg!(target_os = "linux") {
+        return Err(format!(
+            "the linux scheme needs Linux (this build is for {})",
+            std::env::consts::OS
+        ));
+    }
+    minor_faults().map(|_| ())
+}
+
+/// The kernel's count of minor faults taken by this process, all threads, since it
+/// started (`getrusage(RUSAGE_SELF).ru_minflt`). Subtract two samples to get the
+/// faults of an interval.
+pub fn minor_faults() -> Result<u64, String> {
+    sys::minor_faults().map_err(|e| format!("linux: getrusage failed: {e}"))
+}
+
+/// The kernel's per-VMA lock event counts from `/proc/vmstat`. They are
+/// **system-wide** (every process on the machine, since boot) and exist only in
+/// kernels built with `CONFIG_PER_VMA_LOCK_STATS`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmaLockStats {
+    /// `vma_lock_success`: faults handled under the per-VMA lock.
+    pub success: u64,
+    /// `vma_lock_abort`: lock attempts abandoned (the fault took `mmap_lock`).
+    pub abort: u64,
+    /// `vma_lock_retry`: faults that must be retried after the per-VMA lock.
+    pub retry: u64,
+    /// `vma_lock_miss`: lookups that found no VMA or one that failed validation.
+    pub miss: u64,
+}
+
+impl VmaLockStats {
+    /// The counts since the sample `earlier`.
+    pub fn since(&self, earlier: &VmaLockStats) -> VmaLockStats {
+        VmaLockStats {
+            success: self.success.wrapping_sub(earlier.success),
+            abort: self.abort.wrapping_sub(earlier.abort),
+            retry: self.retry.wrapping_sub(earlier.retry),
+            miss: self.miss.wrapping_sub(earlier.miss),
+        }
+    }
+}
+
+/// Read the `vma_lock_*` counters from `/proc/vmstat`: None if the file is not
+/// readable or the kernel does not have them (all four must be present).
+pub fn vmstat_vma_lock() -> Option<VmaLockStats> {
+    parse_vmstat(&std::fs::read_to_string("/proc/vmstat").ok()?)
+}
+
+fn parse_vmstat(text: &str) -> Option<VmaLockStats> {
+    let (mut success, mut abort, mut retry, mut miss) = (None, None, None, None);
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(name), Some(value)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let slot = match name {
+            "vma_lock_success" => &mut success,
+            "vma_lock_abort" => &mut abort,
+            "vma_lock_retry" => &mut retry,
+            "vma_lock_miss" => &mut miss,
+            _ => continue,
+        };
+        *slot = value.parse().ok();
+    }
+    Some(VmaLockStats {
+        success: success?,
+        abort: abort?,
+        retry: retry?,
+        miss: miss?,
+    })
+}
+
+/// The `vm_area_struct` slab cache as the kernel reports it in
+/// `/sys/kernel/slab/vm_area_struct` (system-wide: every process's VMAs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlabCounts {
+    /// `objects`: objects in use (as SLUB counts them: objects held in per-CPU
+    /// caches and sheaves count as in use).
+    pub objects: u64,
+    /// `total_objects`: objects the cache's slabs can hold.
+    pub total_objects: u64,
+    /// `object_size`: bytes per object.
+    pub object_size: u64,
+}
+
+/// Read the `vm_area_struct` cache's counts: None where `/sys/kernel/slab` is not
+/// readable (not SLUB, no sysfs, not permitted) or the cache is merged away.
+pub fn slab_objects() -> Option<SlabCounts> {
+    let read = |name: &str| -> Option<u64> {
+        let text = std::fs::read_to_string(format!("/sys/kernel/slab/vm_area_struct/{name}"));
+        parse_slab_value(&text.ok()?)
+    };
+    Some(SlabCounts {
+        objects: read("objects")?,
+        total_objects: read("total_objects")?,
+        object_size: read("object_size")?,
+    })
+}
+
+/// The first number of a slab attribute (`"1033 N0=1033"` is 1033).
+fn parse_slab_value(text: &str) -> Option<u64> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// The kernel's counters at one instant: sample before and after a measured
+/// interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelSample {
+    /// [`minor_faults`]: this process's minor faults.
+    pub minflt: u64,
+    /// [`vmstat_vma_lock`]: system-wide, if the kernel has it.
+    pub vma_lock: Option<VmaLockStats>,
+    /// [`slab_objects`]: system-wide, if readable.
+    pub slab: Option<SlabCounts>,
+}
+
+impl KernelSample {
+    /// Read everything now. Fails only if the minor-fault count cannot be read.
+    pub fn take() -> Result<KernelSample, String> {
+        Ok(KernelSample {
+            minflt: minor_faults()?,
+            vma_lock: vmstat_vma_lock(),
+            slab: slab_objects(),
+        })
+    }
+}
+
+/// One region's claimed pages: page `i` is bit `i % 64` of word `i / 64`.
+type Claims = CachePadded<[AtomicU64; WORDS]>;
+
+/// The `linux` scheme: real mappings in this process.
+pub struct Linux {
+    layout: Layout,
+    area: sys::Area,
+    claims: Box<[Claims]>,
+    /// Whether `MADV_NOHUGEPAGE` is accepted (false on kernels without THP).
+    nohugepage: bool,
+    /// Writes made by handles already dropped.
+    writes: AtomicU64,
+    errors: AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for Linux {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Linux")
+            .field("layout", &self.layout)
+            .field("nohugepage", &self.nohugepage)
+            .field("errors", &self.errors())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Linux {
+    /// Map `layout.slots` regions in this process. Fails with a one-line message
+    /// naming the bad value: `mms` other than 1 (one process is one mm), no slots,
+    /// more slots than `vm.max_map_count` allows, a system call's error, or a
+    /// system that is not Linux.
+    pub fn new(layout: Layout) -> Result<Linux, String> {
+        available()?;
+        if layout.mms != 1 {
+            return Err(format!(
+                "linux: --mms {} is not possible: one process has exactly one mm (use --mms 1)",
+                layout.mms
+            ));
+        }
+        if layout.slots == 0 {
+            return Err("linux: --slots 0: at least one mapping is needed".into());
+        }
+        check_map_count(layout.slots)?;
+        let area = sys::Area::new(layout.slots)
+            .map_err(|e| format!("linux: mapping {} regions failed: {e}", layout.slots))?;
+        let nohugepage = match area.advise(0, 0, PAGES, sys::Advice::NoHugePage) {
+            Ok(()) => true,
+            // No THP in this kernel: nothing to switch off.
+            Err(e) if e.raw_os_error() == Some(sys::EINVAL) => false,
+            Err(e) => return Err(format!("linux: madvise(MADV_NOHUGEPAGE) failed: {e}")),
+        };
+        if nohugepage {
+            for slot in 1..layout.slots {
+                area.advise(slot, 0, PAGES, sys::Advice::NoHugePage)
+                    .map_err(|e| format!("linux: madvise(MADV_NOHUGEPAGE) failed: {e}"))?;
+            }
+        }
+        let claims = (0..layout.slots)
+            .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
+            .collect();
+        Ok(Linux {
+            layout,
+            area,
+            claims,
+            nohugepage,
+            writes: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            first_error: Mutex::new(None),
+        })
+    }
+
+    /// `[start, end)` of slot `slot`'s mapping in this process (None past the
+    /// last slot).
+    pub fn region(&self, slot: usize) -> Option<(u64, u64)> {
+        let start = self.area.region(slot)? as u64;
+        Some((start, start + REGION))
+    }
+
+    /// Pages written (faults made) by every handle dropped so far, including
+    /// those of a driver's warm-up, which its measured `faults` leave out. Each was
+    /// one minor fault of the kernel's: compare it with [`minor_faults`] sampled
+    /// around the handles' lifetimes.
+    pub fn writes(&self) -> u64 {
+        // Relaxed: a statistic, read after the handles are gone.
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    /// System calls that failed inside `fault` or `replace` (0 in a good run).
+    pub fn errors(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    /// The first of those failures, as a one-line message.
+    pub fn first_error(&self) -> Option<String> {
+        self.first_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn note_error(&self, message: impl FnOnce() -> String) {
+        // Relaxed: a statistic; the message travels under the mutex.
+        if self.errors.fetch_add(1, Ordering::Relaxed) == 0 {
+            let mut first = self.first_error.lock().unwrap_or_else(|e| e.into_inner());
+            first.get_or_insert_with(message);
+        }
+    }
+
+    /// Claim an unclaimed page of `slot`, searching from `from` upward (wrapping).
+    fn claim(&self, slot: usize, from: usize) -> Option<usize> {
+        let words = &self.claims[slot];
+        // WORDS + 1 steps: the last one revisits the first word's bits below `from`.
+        for step in 0..=WORDS {
+            let w = (from / 64 + step) % WORDS;
+            let low = if step == 0 { from % 64 } else { 0 };
+            // Relaxed: only a hint of which bit to try; the fetch_or decides.
+            let mut seen = words[w].load(Ordering::Relaxed);
+            loop {
+                let free = !seen & (u64::MAX << low);
+                if free == 0 {
+                    break;
+                }
+                let bit = 1u64 << free.trailing_zeros();
+                // Acquire: pairs with the Release of the thread that released this
+                // page after its madvise returned, so this thread's write comes
+                // after the page was emptied.
+                let before = words[w].fetch_or(bit, Ordering::Acquire);
+                if before & bit == 0 {
+                    return Some(w * 64 + free.trailing_zeros() as usize);
+                }
+                seen = before | bit;
+            }
+        }
+        None
+    }
+
+    /// Release the claims of `pages` (of `slot`), whose memory has been emptied.
+    fn release(&self, slot: usize, pages: &[u16]) {
+        let mut masks = [0u64; WORDS];
+        for &p in pages {
+            masks[p as usize / 64] |= 1 << (p % 64);
+        }
+        for (word, mask) in self.claims[slot].iter().zip(masks) {
+            if mask != 0 {
+                // Release: the madvise that emptied these pages comes before any
+                // write by the next claimant (see `claim`).
+                word.fetch_and(!mask, Ordering::Release);
+            }
+        }
+    }
+}
+
+/// Check that `slots` regions and their guards fit under `vm.max_map_count`, when
+/// it and `/proc/self/maps` are readable.
+fn check_map_count(slots: usize) -> Result<(), String> {
+    let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|t| t.trim().parse::<usize>().ok());
+    let used = std::fs::read_to_string("/proc/self/maps")
+        .ok()
+        .map(|t| t.lines().count());
+    let needed = slots.saturating_mul(2).saturating_add(1);
+    match (max, used) {
+        (Some(max), Some(used)) if needed.saturating_add(used) > max => Err(format!(
+            "linux: --slots {slots} needs {needed} mappings (each region has a guard), \
+             but vm.max_map_count is {max} and {used} are in use"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A worker's state: where it is in each region and the pages it wrote but has
+/// not cleared yet.
+pub struct LinuxHandle<'a> {
+    linux: &'a Linux,
+    /// The non-zero word this thread writes.
+    tag: u64,
+    /// Per slot: the page to try next.
+    cursor: Vec<u16>,
+    /// Per slot: written pages not yet cleared.
+    pending: Vec<Vec<u16>>,
+    /// Pages in `pending`.
+    total: usize,
+    /// Pages written by this handle.
+    writes: u64,
+}
+
+impl std::fmt::Debug for LinuxHandle<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinuxHandle")
+            .field("tag", &self.tag)
+            .field("pending", &self.total)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LinuxHandle<'_> {
+    /// A page of `slot` this thread now owns, or None (counted as an error).
+    fn claim(&mut self, slot: usize) -> Option<usize> {
+        let linux = self.linux;
+        for _ in 0..CLAIM_TRIES {
+            if let Some(page) = linux.claim(slot, self.cursor[slot] as usize) {
+                return Some(page);
+            }
+            if self.pending[slot].is_empty() {
+                // Every page is another thread's; they release theirs in batches.
+                std::thread::yield_now();
+            } else {
+                self.clear(slot);
+            }
+        }
+        linux.note_error(|| format!("linux: slot {slot}: no unclaimed page to fault"));
+        None
+    }
+
+    /// Empty this thread's written pages of `slot` and release them.
+    fn clear(&mut self, slot: usize) {
+        let pages = std::mem::take(&mut self.pending[slot]);
+        let (Some(&lo), Some(&hi)) = (pages.iter().min(), pages.iter().max()) else {
+            return;
+        };
+        self.total -= pages.len();
+        let (lo, hi) = (lo as usize, hi as usize);
+        // One call over the whole span: pages of other threads inside it are only
+        // emptied early, which never makes a claimed write skip its fault.
+        match self
+            .linux
+            .area
+            .advise(slot, lo, hi + 1 - lo, sys::Advice::DontNeed)
+        {
+            Ok(()) => self.linux.release(slot, &pages),
+            // The pages stay claimed (and maybe populated), so never written again.
+            Err(e) => self
+                .linux
+                .note_error(|| format!("linux: madvise(MADV_DONTNEED) failed: {e}")),
+        }
+        // Reuse the allocation.
+        let mut pages = pages;
+        pages.clear();
+        self.pending[slot] = pages;
+    }
+
+    /// Empty every region this thread has written pages in.
+    fn clear_all(&mut self) {
+        for slot in 0..self.pending.len() {
+            if !self.pending[slot].is_empty() {
+                self.clear(slot);
+            }
+        }
+    }
+}
+
+impl Drop for LinuxHandle<'_> {
+    fn drop(&mut self) {
+        self.clear_all();
+        // Relaxed: a statistic (see `Linux::writes`).
+        self.linux.writes.fetch_add(self.writes, Ordering::Relaxed);
+    }
+}
+
+impl VmaLookup for Linux {
+    type Handle<'a> = LinuxHandle<'a>;
+
+    fn name(&self) -> &'static str {
+        "linux"
+    }
+
+    fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    fn handle(&self, thread: usize) -> LinuxHandle<'_> {
+        // Threads start in different words of each region, so that a few threads
+        // sharing a region each write a contiguous run of their own.
+        let start = (thread.wrapping_mul(64) % PAGES) as u16;
+        LinuxHandle {
+            linux: self,
+            tag: thread as u64 + 1,
+            cursor: vec![start; self.layout.slots],
+            pending: vec![Vec::new(); self.layout.slots],
+            total: 0,
+            writes: 0,
+        }
+    }
+
+    /// Write one unpopulated page of the slot covering `addr` (`mm` is always 0).
+    fn fault<'a>(&'a self, h: &mut LinuxHandle<'a>, _mm: usize, addr: u64, c: &Counters) {
+        let Some(slot) = self.layout.slot_of(addr) else {
+            self.note_error(|| format!("linux: address {addr:#x} is in no slot"));
+            return;
+        };
+        let Some(page) = h.claim(slot) else {
+            return;
+        };
+        let Some(old) = self.area.touch(slot, page, h.tag) else {
+            // A failed replacement stopped faulting (noted there); give the claim
+            // back untouched.
+            self.release(slot, &[page as u16]);
+            return;
+        };
+        h.writes += 1;
+        c.faults.inc();
+        if old != 0 {
+            c.wrong.inc();
+        }
+        h.cursor[slot] = ((page + 1) % PAGES) as u16;
+        h.pending[slot].push(page as u16);
+        h.total += 1;
+        if h.pending[slot].len() >= BATCH {
+            h.clear(slot);
+        } else if h.total >= MAX_PENDING {
+            h.clear_all();
+        }
+    }
+
+    /// `mmap(MAP_FIXED)` over the slot's region (either kind), then
+    /// `MADV_NOHUGEPAGE` on the new mapping.
+    fn replace<'a>(
+        &'a self,
+        _h: &mut LinuxHandle<'a>,
+        _mm: usize,
+        slot: usize,
+        _kind: MapKind,
+        c: &Counters,
+    ) {
+        if let Err(e) = self.area.remap(slot) {
+            self.note_error(|| format!("linux: mmap(MAP_FIXED) of slot {slot} failed: {e}"));
+            return;
+        }
+        c.maps.inc();
+        c.unmaps.inc();
+        if self.nohugepage {
+            if let Err(e) = self.area.advise(slot, 0, PAGES, sys::Advice::NoHugePage) {
+                self.note_error(|| format!("linux: madvise(MADV_NOHUGEPAGE) failed: {e}"));
+            }
+        }
+    }
+}
+
+/// The system calls and the store into mapped memory: the scheme's only `unsafe`.
+#[cfg(target_os = "linux")]
+mod sys {
+    use std::io;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    use super::{PAGES, REGION};
+
+    /// `EINVAL`.
+    pub const EINVAL: i32 = libc::EINVAL;
+
+    /// What `advise` asks for.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Advice {
+        /// `MADV_DONTNEED`: drop the pages (the next write faults a zeroed page).
+        DontNeed,
+        /// `MADV_NOHUGEPAGE`: no transparent huge pages of any size.
+        NoHugePage,
+    }
+
+    /// A reserved, no-access range of address space holding `slots` read-write
+    /// regions, each [`REGION`] bytes at a [`REGION`]-aligned address, with a
+    /// no-access guard of at least [`REGION`] bytes around each.
+    ///
+    /// Invariant: the whole range `[base, base + len)` belongs to this object from
+    /// `new` until `drop` (nothing else in the process maps or uses it), and every
+    /// region is mapped read-write unless `broken` is set. No Rust reference to the
+    /// regions' memory ever exists; it is accessed only by `touch`'s atomic swap and
+    /// by the kernel.
+    pub struct Area {
+        base: usize,
+        len: usize,
+        /// The first region's address.
+        first: usize,
+        slots: usize,
+        /// A replacement failed: a region may be unmapped; no more stores.
+        broken: AtomicBool,
+    }
+
+    impl Area {
+        /// Reserve the range and map every region.
+        pub fn new(slots: usize) -> io::Result<Area> {
+            let region = REGION as usize;
+            let too_big = || io::Error::new(io::ErrorKind::InvalidInput, "too many slots");
+            let len = slots
+                .checked_mul(2)
+                .and_then(|n| n.checked_add(2))
+                .and_then(|n| n.checked_mul(region))
+                .ok_or_else(too_big)?;
+            // SAFETY: without MAP_FIXED the kernel picks an address range that
+            // overlaps no existing mapping, so no memory Rust knows about changes.
+            let base = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_NONE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if base == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            let base = base as usize;
+            // The first aligned address, then one guard region.
+            let first = base.next_multiple_of(region) + region;
+            // From here on, dropping the area unmaps the reservation.
+            let area = Area {
+                base,
+                len,
+                first,
+                slots,
+                broken: AtomicBool::new(false),
+            };
+            for slot in 0..slots {
+                area.remap(slot)?;
+            }
+            Ok(area)
+        }
+
+        /// The address of `slot`'s region.
+        pub fn region(&self, slot: usize) -> Option<usize> {
+            (slot < self.slots).then(|| self.first + slot * 2 * REGION as usize)
+        }
+
+        /// `mmap(MAP_FIXED)` a fresh read-write anonymous region over `slot`'s.
+        pub fn remap(&self, slot: usize) -> io::Result<()> {
+            let addr = self.region(slot).ok_or_else(bad_slot)?;
+            // SAFETY: `addr..addr + REGION` lies inside the reservation this object
+            // owns (see `new`: the last region ends at least a page before
+            // `base + len`), and no Rust reference points into it; replacing the
+            // mapping changes only memory that `touch` reads atomically.
+            let p = unsafe {
+                libc::mmap(
+                    addr as *mut libc::c_void,
+                    REGION as usize,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                let e = io::Error::last_os_error();
+                // Relaxed: a stop flag; nothing is published through it.
+                self.broken.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            Ok(())
+        }
+
+        /// `madvise` `pages` pages of `slot`'s region from page `first`.
+        pub fn advise(
+            &self,
+            slot: usize,
+            first: usize,
+            pages: usize,
+            advice: Advice,
+        ) -> io::Result<()> {
+            let region = self.region(slot).ok_or_else(bad_slot)?;
+            if !matches!(first.checked_add(pages), Some(end) if end <= PAGES) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "page range outside the region",
+                ));
+            }
+            let advice = match advice {
+                Advice::DontNeed => libc::MADV_DONTNEED,
+                Advice::NoHugePage => libc::MADV_NOHUGEPAGE,
+            };
+            let addr = region + first * super::PAGE as usize;
+            // SAFETY: the range lies inside a region this object owns (checked
+            // above). MADV_DONTNEED replaces its pages with zeroed ones on the next
+            // access, which no Rust reference can observe (`touch` is atomic);
+            // MADV_NOHUGEPAGE only changes the VMA's flags.
+            let r = unsafe {
+                libc::madvise(
+                    addr as *mut libc::c_void,
+                    pages * super::PAGE as usize,
+                    advice,
+                )
+            };
+            if r == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        }
+
+        /// Swap `value` into the first word of page `page` of `slot`'s region and
+        /// return the old word; None for a bad index or after a failed replacement.
+        #[inline]
+        pub fn touch(&self, slot: usize, page: usize, value: u64) -> Option<u64> {
+            // Relaxed: a stop flag (see `remap`).
+            if page >= PAGES || self.broken.load(Ordering::Relaxed) {
+                return None;
+            }
+            let addr = self.region(slot)? + page * super::PAGE as usize;
+            // SAFETY: `addr` is page-aligned, so aligned for u64, inside a region
+            // that stays mapped read-write while `self` lives (a replacement swaps
+            // mappings atomically in the kernel; one that fails sets `broken`).
+            // Rust accesses this memory only through atomic operations like this
+            // one, so there is no data race and no aliasing reference.
+            let word = unsafe { AtomicU64::from_ptr(addr as *mut u64) };
+            // Relaxed: the value orders nothing; the kernel's fault is the point.
+            Some(word.swap(value, Ordering::Relaxed))
+        }
+    }
+
+    impl Drop for Area {
+        fn drop(&mut self) {
+            // SAFETY: the reservation is this object's (see `Area`), and no handle
+            // can still touch it: handles borrow the scheme that owns the area.
+            // Failure (impossible for a range we mapped) would only leak it.
+            unsafe { libc::munmap(self.base as *mut libc::c_void, self.len) };
+        }
+    }
+
+    fn bad_slot() -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidInput, "no such slot")
+    }
+
+    /// `getrusage(RUSAGE_SELF).ru_minflt`.
+    pub fn minor_faults() -> io::Result<u64> {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage writes one `rusage` through a valid pointer to one;
+        // the zeroed bytes are a valid `rusage` already (integer fields only), so
+        // `assume_init` is sound whether or not the call wrote it.
+        let (r, usage) = unsafe {
+            (
+                libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()),
+                usage.assume_init(),
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(usage.ru_minflt as u64)
+    }
+}
+
+/// Not Linux: nothing can be mapped; every entry point reports that.
+#[cfg(not(target_os = "linux"))]
+mod sys {
+    use std::io;
+
+    /// `EINVAL` (unused here).
+    pub const EINVAL: i32 = 22;
+
+    /// What `advise` asks for.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Advice {
+        /// `MADV_DONTNEED`.
+        DontNeed,
+        /// `MADV_NOHUGEPAGE`.
+        NoHugePage,
+    }
+
+    /// No value of this type exists off Linux.
+    pub enum Area {}
+
+    fn unsupported() -> io::Error {
+        io::Error::new(io::ErrorKind::Unsupported, "not Linux")
+    }
+
+    impl Area {
+        pub fn new(_slots: usize) -> io::Result<Area> {
+            Err(unsupported())
+        }
+        pub fn region(&self, _slot: usize) -> Option<usize> {
+            match *self {}
+        }
+        pub fn remap(&self, _slot: usize) -> io::Result<()> {
+            match *self {}
+        }
+        pub fn advise(&self, _: usize, _: usize, _: usize, _: Advice) -> io::Result<()> {
+            match *self {}
+        }
+        pub fn touch(&self, _: usize, _: usize, _: u64) -> Option<u64> {
+            match *self {}
+        }
+    }
+
+    pub fn minor_faults() -> io::Result<u64> {
+        Err(unsupported())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_vmstat() {
+        let text = "nr_free_pages 5\nvma_lock_success 10\nvma_lock_abort 2\n\
+                    vma_lock_retry 1\nvma_lock_miss 3\n";
+        let s = parse_vmstat(text).expect("all four present");
+        assert_eq!((s.success, s.abort, s.retry, s.miss), (10, 2, 1, 3));
+        let later = VmaLockStats { success: 15, ..s };
+        assert_eq!(later.since(&s).success, 5);
+        assert_eq!(parse_vmstat("nr_free_pages 5\nvma_lock_success 10\n"), None);
+    }
+
+    #[test]
+    fn parses_slab_values() {
+        assert_eq!(parse_slab_value("1033 N0=1033\n"), Some(1033));
+        assert_eq!(parse_slab_value("192\n"), Some(192));
+        assert_eq!(parse_slab_value(""), None);
+    }
+}
