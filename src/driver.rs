@@ -145,7 +145,12 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
         .collect();
     // 0: warm-up, 1: measuring, 2: stop. Each worker snapshots its own counters
     // when it first sees 1, so the measured window is exact per thread.
-    let phase = AtomicU8::new(WARMUP);
+    // With no warm-up the run is measured from its first operation.
+    let phase = AtomicU8::new(if cfg.warmup.is_zero() {
+        MEASURE
+    } else {
+        WARMUP
+    });
     let finished = AtomicUsize::new(0);
     let barrier = Barrier::new(cfg.threads + 1);
     // churn_pct / 100 of the u64 range: `next_u64() < threshold` with that chance.
