@@ -30,6 +30,10 @@ vma-bench: page-fault VMA lookup under mmap/munmap churn, per reclamation scheme
 usage:
   vma-bench schemes [--all]          list the schemes (--all adds the broken twins)
   vma-bench run --scheme S [options] run one point, print one CSV row with its header
+  vma-bench sweep [--quick] [--out DIR]
+                                     every correct scheme x threads 1,2,..4x cores x churn
+                                     0,0.1,1,10 %, 3 interleaved reps of 1 s; CSV into
+                                     DIR [results]/sweep-<time>.csv and DIR/latest.csv
 
 run options (defaults in brackets):
   --scheme S        a name from `vma-bench schemes --all`
@@ -166,6 +170,24 @@ pub fn main_with(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
             w.serialize(&row)
                 .map_err(|e| CliError(format!("writing CSV: {e}")))?;
             w.flush().map_err(io)
+        }
+        Some("sweep") => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let mut grid = crate::sweep::Grid::default_for(cores);
+            let mut dir = std::path::PathBuf::from("results");
+            let mut it = args[1..].iter();
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "--quick" => grid = crate::sweep::Grid::quick(cores),
+                    "--out" => match it.next() {
+                        Some(d) => dir = d.into(),
+                        None => return err("--out needs a value"),
+                    },
+                    _ => return err(format!("sweep: unknown option '{a}'")),
+                }
+            }
+            let path = crate::sweep::sweep(&grid, &dir, &mut std::io::stderr())?;
+            writeln!(out, "{}", path.display()).map_err(io)
         }
         Some(other) => err(format!(
             "unknown command '{other}' (see `vma-bench --help`)"

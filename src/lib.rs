@@ -30,6 +30,7 @@ pub mod run;
 pub mod scheme;
 pub mod schemes;
 pub mod space;
+pub mod sweep;
 pub mod sync;
 pub mod vma;
 

@@ -40,6 +40,10 @@ pub struct Row {
     pub seed: u64,
     /// Yields between find and lock (adversarial runs only; 0 normally).
     pub widen: u32,
+    /// Repetition of this point within a sweep (0 for a single run).
+    pub rep: u32,
+    /// When the run started, seconds since the Unix epoch.
+    pub started_unix: u64,
     /// Measured seconds (warm-up excluded).
     pub duration_s: f64,
     /// Faults made.
@@ -86,6 +90,8 @@ impl Row {
             slots: spec.layout.slots,
             seed: spec.config.seed,
             widen: spec.widen,
+            rep: 0,
+            started_unix: 0,
             duration_s: r.elapsed.as_secs_f64(),
             faults: t.faults,
             faults_per_sec: r.faults_per_sec(),
@@ -133,5 +139,11 @@ pub fn run_spec(spec: &RunSpec) -> RunResult {
 
 /// Run `spec` and return its CSV row.
 pub fn run_row(spec: &RunSpec) -> Row {
-    Row::new(spec, &run_spec(spec))
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Row {
+        started_unix,
+        ..Row::new(spec, &run_spec(spec))
+    }
 }
