@@ -49,3 +49,27 @@ pub struct SendPtr(pub NonNull<Vma>);
 // SAFETY: see the type's comment: the pointee is `Sync`, and ownership rules are
 // enforced by the holders (the pool, the leak list), not by this wrapper.
 unsafe impl Send for SendPtr {}
+
+/// The slot operations of a scheme whose slots are std `AtomicPtr`s: written once,
+/// expanded inside each such `impl Scheme`.
+macro_rules! std_slot_ops {
+    () => {
+        fn new_slot(&self, vma: std::ptr::NonNull<$crate::vma::Vma>) -> Self::Slot {
+            $crate::boxed::std_slot(vma)
+        }
+        #[inline]
+        fn current(slot: &Self::Slot) -> *mut $crate::vma::Vma {
+            // Relaxed: the pointer is only compared, or dereferenced under mmap_lock
+            // (which orders it) or under a read reference taken with Acquire.
+            slot.load(std::sync::atomic::Ordering::Relaxed)
+        }
+        fn publish(
+            &self,
+            slot: &Self::Slot,
+            new: std::ptr::NonNull<$crate::vma::Vma>,
+        ) -> std::ptr::NonNull<$crate::vma::Vma> {
+            $crate::boxed::std_publish(slot, new)
+        }
+    };
+}
+pub(crate) use std_slot_ops;

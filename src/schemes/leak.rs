@@ -3,10 +3,10 @@
 //! scheme is dropped, after the run.
 
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::AtomicPtr;
 use std::sync::Mutex;
 
-use crate::boxed::{drop_vma, new_vma, std_find, std_publish, std_slot, SendPtr};
+use crate::boxed::{drop_vma, new_vma, std_find, SendPtr};
 use crate::counters::Counters;
 use crate::scheme::Scheme;
 use crate::vma::Vma;
@@ -61,17 +61,7 @@ unsafe impl Scheme for Leak {
     fn find(_section: &mut (), slot: &Self::Slot) -> Option<NonNull<Vma>> {
         std_find(slot)
     }
-    fn new_slot(&self, vma: NonNull<Vma>) -> Self::Slot {
-        std_slot(vma)
-    }
-    #[inline]
-    fn current(slot: &Self::Slot) -> *mut Vma {
-        // Relaxed: compared, or dereferenced under mmap_lock which orders it.
-        slot.load(Ordering::Relaxed)
-    }
-    fn publish(&self, slot: &Self::Slot, new: NonNull<Vma>) -> NonNull<Vma> {
-        std_publish(slot, new)
-    }
+    crate::boxed::std_slot_ops!();
     fn alloc(&self, _local: &mut Leaked<'_>) -> NonNull<Vma> {
         new_vma()
     }

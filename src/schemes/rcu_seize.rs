@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 
 use seize::{Collector, Guard, LocalGuard};
 
-use crate::boxed::{drop_vma, new_vma, std_publish, std_slot};
+use crate::boxed::{drop_vma, new_vma};
 use crate::counters::Counters;
 use crate::scheme::Scheme;
 use crate::vma::Vma;
@@ -54,17 +54,7 @@ unsafe impl Scheme for RcuSeize {
         // Acquire: pairs with the Release swap in `publish`.
         NonNull::new(section.protect(slot, Ordering::Acquire))
     }
-    fn new_slot(&self, vma: NonNull<Vma>) -> Self::Slot {
-        std_slot(vma)
-    }
-    #[inline]
-    fn current(slot: &Self::Slot) -> *mut Vma {
-        // Relaxed: compared, or dereferenced under mmap_lock which orders it.
-        slot.load(Ordering::Relaxed)
-    }
-    fn publish(&self, slot: &Self::Slot, new: NonNull<Vma>) -> NonNull<Vma> {
-        std_publish(slot, new)
-    }
+    crate::boxed::std_slot_ops!();
     fn alloc(&self, _local: &mut ()) -> NonNull<Vma> {
         new_vma()
     }

@@ -2,9 +2,9 @@
 //! There is no lockless lookup, so a removed VMA is freed at once.
 
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::AtomicPtr;
 
-use crate::boxed::{drop_vma, new_vma, std_publish, std_slot};
+use crate::boxed::{drop_vma, new_vma};
 use crate::counters::Counters;
 use crate::scheme::Scheme;
 use crate::vma::Vma;
@@ -29,17 +29,7 @@ unsafe impl Scheme for Rwlock {
     fn find(_section: &mut (), _slot: &Self::Slot) -> Option<NonNull<Vma>> {
         None
     }
-    fn new_slot(&self, vma: NonNull<Vma>) -> Self::Slot {
-        std_slot(vma)
-    }
-    #[inline]
-    fn current(slot: &Self::Slot) -> *mut Vma {
-        // Relaxed: dereferenced only under mmap_lock, which orders it after the store.
-        slot.load(Ordering::Relaxed)
-    }
-    fn publish(&self, slot: &Self::Slot, new: NonNull<Vma>) -> NonNull<Vma> {
-        std_publish(slot, new)
-    }
+    crate::boxed::std_slot_ops!();
     fn alloc(&self, _local: &mut ()) -> NonNull<Vma> {
         new_vma()
     }

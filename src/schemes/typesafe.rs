@@ -8,9 +8,9 @@
 
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::AtomicPtr;
 
-use crate::boxed::{std_find, std_publish, std_slot};
+use crate::boxed::std_find;
 use crate::counters::{count_freed, Counters};
 use crate::pool::{Cache, Pool};
 use crate::scheme::Scheme;
@@ -89,18 +89,7 @@ unsafe impl<V: Variant> Scheme for Typesafe<V> {
     fn find(_section: &mut (), slot: &Self::Slot) -> Option<NonNull<Vma>> {
         std_find(slot)
     }
-    fn new_slot(&self, vma: NonNull<Vma>) -> Self::Slot {
-        std_slot(vma)
-    }
-    #[inline]
-    fn current(slot: &Self::Slot) -> *mut Vma {
-        // Relaxed: compared, or dereferenced under mmap_lock which orders it.
-        slot.load(Ordering::Relaxed)
-    }
-    fn publish(&self, slot: &Self::Slot, new: NonNull<Vma>) -> NonNull<Vma> {
-        std_publish(slot, new)
-    }
-    #[inline]
+    crate::boxed::std_slot_ops!();
     fn alloc(&self, local: &mut Cache<'_>) -> NonNull<Vma> {
         self.pool.alloc(local)
     }
