@@ -49,7 +49,10 @@ fn group(c: &mut Criterion, name: &str, churn_pct: f64) {
             let id = BenchmarkId::new(scheme.name(), format!("threads={t}"));
             g.bench_function(id, |b| {
                 b.iter_custom(|iters| {
-                    run_spec(&spec(scheme, t, churn_pct, Limit::ops_per_thread(iters))).elapsed
+                    run_spec(&spec(scheme, t, churn_pct, Limit::ops_per_thread(iters)))
+                        .expect("a model scheme")
+                        .result
+                        .elapsed
                 })
             });
         }
@@ -66,7 +69,9 @@ fn benches(c: &mut Criterion) {
     if !std::env::args().any(|a| a == "--list") {
         println!("free calls per unmap at 10% churn, 2 threads (one run of 200k ops/thread):");
         for scheme in SchemeId::correct() {
-            let r = run_spec(&spec(scheme, 2, 10.0, Limit::ops_per_thread(200_000)));
+            let r = run_spec(&spec(scheme, 2, 10.0, Limit::ops_per_thread(200_000)))
+                .expect("a model scheme")
+                .result;
             let t = r.totals;
             let per = if t.unmaps == 0 {
                 0.0

@@ -43,7 +43,7 @@ run options (defaults in brackets):
   --warmup SECS     unmeasured seconds before [0.1]
   --faults N        stop after N faults instead of after --duration
   --until-wrong     also stop at the first wrong answer (to time a broken twin)
-  --mms M           address spaces sharing the allocator [2]
+  --mms M           address spaces sharing the allocator [2; linux: 1, the only value]
   --slots K         mappings per address space [64]
   --skew K          uniform | hot [uniform]
   --seed X          seed of the workers' generators [1]
@@ -60,7 +60,7 @@ fn parse_run(args: &[String]) -> Result<RunSpec, CliError> {
     let mut warmup = 0.1;
     let mut faults = None;
     let mut until_wrong = false;
-    let mut mms = 2;
+    let mut mms = None;
     let mut slots = 64;
     let mut skew = Skew::Uniform;
     let mut seed = 1;
@@ -87,7 +87,7 @@ fn parse_run(args: &[String]) -> Result<RunSpec, CliError> {
             "--duration" => duration = real(flag, value, 0.001, 3600.0)?,
             "--warmup" => warmup = real(flag, value, 0.0, 3600.0)?,
             "--faults" => faults = Some(number(flag, value, 1, u64::MAX)?),
-            "--mms" => mms = number(flag, value, 1, 1024)?,
+            "--mms" => mms = Some(number(flag, value, 1, 1024)?),
             "--slots" => slots = number(flag, value, 1, 1 << 16)?,
             "--skew" => {
                 skew = Skew::parse(value)
@@ -122,7 +122,8 @@ fn parse_run(args: &[String]) -> Result<RunSpec, CliError> {
             seed,
         },
         layout: Layout {
-            mms: mms as usize,
+            // One process is one mm: the real kernel's default is 1.
+            mms: mms.unwrap_or(if scheme.is_kernel() { 1 } else { 2 }) as usize,
             slots: slots as usize,
         },
         widen: widen as u32,
@@ -165,7 +166,7 @@ pub fn main_with(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
         }
         Some("run") => {
             let spec = parse_run(&args[1..])?;
-            let row = run_row(&spec);
+            let row = run_row(&spec).map_err(CliError)?;
             let mut w = csv::Writer::from_writer(out);
             w.serialize(&row)
                 .map_err(|e| CliError(format!("writing CSV: {e}")))?;
@@ -225,7 +226,8 @@ mod tests {
     fn schemes_lists_twins_only_with_all() {
         let some = run(&["schemes"]).unwrap();
         let all = run(&["schemes", "--all"]).unwrap();
-        assert_eq!(some.lines().count(), 6);
+        assert_eq!(some.lines().count(), 7);
+        assert!(some.contains("linux"));
         assert_eq!(all.lines().count(), SchemeId::ALL.len());
         assert!(!some.contains("typesafe-no-mm-check"));
         assert!(all.contains("typesafe-no-mm-check"));
@@ -245,7 +247,11 @@ mod tests {
         .unwrap();
         let lines: Vec<_> = out.lines().collect();
         assert_eq!(lines.len(), 2);
-        assert!(lines[0].starts_with("scheme,threads,churn_pct,"));
-        assert!(lines[1].starts_with("leak,1,0.0,"));
+        assert!(lines[0].starts_with("run_id,host,scheme,threads,churn_pct,"));
+        let cells: Vec<_> = lines[1].split(',').collect();
+        assert!(cells[0].starts_with("run-"), "{}", lines[1]);
+        assert_eq!(&cells[2..5], ["leak", "1", "0.0"]);
+        // The kernel's columns are empty for a model.
+        assert!(lines[1].ends_with(",,,"), "{}", lines[1]);
     }
 }

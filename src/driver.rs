@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 
 use crate::counters::{freed_here, Counters, Totals};
-use crate::lookup::VmaLookup;
+use crate::lookup::{Edge, VmaLookup};
 use crate::rng::Rng;
 use crate::space::MapKind;
 
@@ -229,6 +229,10 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
 
     std::thread::scope(|s| {
         let workers = s.spawn(|| pool.broadcast(|ctx| worker(ctx.index())));
+        if cfg.warmup.is_zero() {
+            // Measured from the workers' first operation: start before releasing them.
+            lookup.measured(Edge::Start);
+        }
         barrier.wait();
         let warm_end = Instant::now() + cfg.warmup;
         while Instant::now() < warm_end {
@@ -236,8 +240,11 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
                 SAMPLE_EVERY.min(warm_end.saturating_duration_since(Instant::now())),
             );
         }
-        // Relaxed: see the workers' loop.
-        phase.store(MEASURE, Ordering::Relaxed);
+        if !cfg.warmup.is_zero() {
+            // Relaxed: see the workers' loop.
+            phase.store(MEASURE, Ordering::Relaxed);
+            lookup.measured(Edge::Start);
+        }
         let base = sum();
         let t0 = Instant::now();
         let (mut peak, mut acc, mut samples) = (0u64, 0f64, 0u64);
@@ -262,6 +269,7 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
         // Relaxed: see the workers' loop.
         phase.store(STOP, Ordering::Relaxed);
         let ends = workers.join().expect("a worker panicked");
+        lookup.measured(Edge::End);
         let mut totals = Totals::default();
         let mut last = t0;
         for (t, end) in ends {

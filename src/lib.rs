@@ -24,6 +24,7 @@ pub mod driver;
 pub mod hook;
 pub mod linux;
 pub mod lookup;
+pub mod meta;
 pub mod pool;
 pub mod rng;
 pub mod run;

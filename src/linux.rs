@@ -107,7 +107,7 @@ use std::sync::Mutex;
 use crossbeam_utils::CachePadded;
 
 use crate::counters::Counters;
-use crate::lookup::VmaLookup;
+use crate::lookup::{Edge, VmaLookup};
 use crate::space::{Layout, MapKind, PAGE, REGION};
 
 /// Pages in one region.
@@ -275,6 +275,9 @@ pub struct Linux {
     writes: AtomicU64,
     errors: AtomicU64,
     first_error: Mutex<Option<String>>,
+    /// The kernel's counters at the start and the end of the driver's measured
+    /// interval ([`VmaLookup::measured`]).
+    interval: Mutex<[Option<KernelSample>; 2]>,
 }
 
 impl std::fmt::Debug for Linux {
@@ -329,6 +332,7 @@ impl Linux {
             writes: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             first_error: Mutex::new(None),
+            interval: Mutex::new([None, None]),
         })
     }
 
@@ -352,6 +356,13 @@ impl Linux {
     pub fn errors(&self) -> u64 {
         // Relaxed: a statistic.
         self.errors.load(Ordering::Relaxed)
+    }
+
+    /// The kernel's counters at the start and at the end of the last driven run's
+    /// measured interval (None before a run has ended, or if a sample failed).
+    pub fn kernel_interval(&self) -> Option<(KernelSample, KernelSample)> {
+        let s = self.interval.lock().unwrap_or_else(|e| e.into_inner());
+        Some((s[0]?, s[1]?))
     }
 
     /// The first of those failures, as a one-line message.
@@ -544,6 +555,22 @@ impl VmaLookup for Linux {
             pending: vec![Vec::new(); self.layout.slots],
             total: 0,
             writes: 0,
+        }
+    }
+
+    /// Samples the kernel's counters ([`KernelSample::take`]) at each edge.
+    fn measured(&self, edge: Edge) {
+        let sample = match KernelSample::take() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.note_error(|| e);
+                None
+            }
+        };
+        let mut s = self.interval.lock().unwrap_or_else(|e| e.into_inner());
+        match edge {
+            Edge::Start => *s = [sample, None],
+            Edge::End => s[1] = sample,
         }
     }
 

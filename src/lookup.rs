@@ -31,6 +31,19 @@ pub trait VmaLookup: Sync {
         kind: MapKind,
         c: &Counters,
     );
+    /// Called by the driver when its measured interval starts (after the warm-up)
+    /// and when it ends (after every worker returned). The models ignore it; the
+    /// real kernel samples its own counters here.
+    fn measured(&self, _edge: Edge) {}
+}
+
+/// An end of the driver's measured interval.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Edge {
+    /// The measured interval starts.
+    Start,
+    /// The measured interval has ended and every worker has returned.
+    End,
 }
 
 impl<S: Scheme, H: Hook + Clone + Sync> VmaLookup for Space<S, H> {

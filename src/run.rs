@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::driver::{drive, RunConfig, RunResult};
 use crate::hook::Widen;
+use crate::linux::{KernelSample, Linux};
 use crate::scheme::Scheme;
 use crate::schemes::{SchemeId, Visit};
 use crate::space::{Layout, Space};
@@ -22,8 +23,16 @@ pub struct RunSpec {
 }
 
 /// One CSV row: the only definition of the columns.
+///
+/// Columns a scheme cannot observe are empty, not 0: the free-path counts of the
+/// real kernel (`linux`), and the kernel's counts for the models.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Row {
+    /// Identifies the run: `<sweep start, unix seconds>-<index in the sweep>`, or
+    /// `run-<start>` for a single run.
+    pub run_id: String,
+    /// The machine that ran it (sweeps from several machines are told apart by it).
+    pub host: String,
     /// Scheme name.
     pub scheme: String,
     /// Worker threads.
@@ -32,7 +41,7 @@ pub struct Row {
     pub churn_pct: f64,
     /// `uniform` or `hot`.
     pub skew: String,
-    /// Address spaces.
+    /// Address spaces (always 1 for `linux`: one process is one mm).
     pub mms: usize,
     /// Mappings per address space.
     pub slots: usize,
@@ -51,37 +60,63 @@ pub struct Row {
     /// Faults per second over `duration_s`.
     pub faults_per_sec: f64,
     /// Faults served under the per-VMA lock.
-    pub lock_success: u64,
+    pub lock_success: Option<u64>,
     /// Per-VMA lock attempts abandoned.
-    pub lock_abort: u64,
+    pub lock_abort: Option<u64>,
     /// VMAs found detached and looked up again.
-    pub lock_miss: u64,
+    pub lock_miss: Option<u64>,
     /// Faults served under the mm-wide lock.
-    pub fallbacks: u64,
+    pub fallbacks: Option<u64>,
     /// Mappings created.
     pub maps: u64,
     /// Mappings removed.
     pub unmaps: u64,
     /// Deferred-free registrations.
-    pub free_calls: u64,
-    /// Free calls per removed mapping.
-    pub free_calls_per_unmap: f64,
+    pub free_calls: Option<u64>,
+    /// Free calls per removed mapping (empty when nothing was removed).
+    pub free_calls_per_unmap: Option<f64>,
     /// Objects whose memory became reusable.
-    pub freed: u64,
+    pub freed: Option<u64>,
     /// Allocations served by a previously used object before any grace period.
-    pub reused: u64,
+    pub reused: Option<u64>,
     /// Peak removed-but-not-freed objects (sampled every millisecond).
-    pub peak_unreclaimed: u64,
+    pub peak_unreclaimed: Option<u64>,
     /// Mean removed-but-not-freed objects over the samples.
-    pub mean_unreclaimed: f64,
-    /// Faults that ran on a VMA that was not the caller's mapping of the address.
+    pub mean_unreclaimed: Option<f64>,
+    /// Faults that ran on a VMA that was not the caller's mapping of the address
+    /// (`linux`: writes that found their page already populated).
     pub wrong: u64,
+    /// `linux` only: the kernel's minor faults for this process over the measured
+    /// interval (`getrusage`), to set against `faults`.
+    pub kernel_minflt: Option<u64>,
+    /// `linux` only: objects in use in the `vm_area_struct` slab cache at the start
+    /// of the measured interval (system-wide), where readable.
+    pub slab_objects_before: Option<u64>,
+    /// The same at the end of the measured interval.
+    pub slab_objects_after: Option<u64>,
+}
+
+/// What a run measured, before it becomes a row.
+#[derive(Clone, Debug)]
+pub struct Measured {
+    /// The driver's result.
+    pub result: RunResult,
+    /// `linux` only: the kernel's counters at the start and end of the measured
+    /// interval.
+    pub kernel: Option<(KernelSample, KernelSample)>,
 }
 
 impl Row {
-    fn new(spec: &RunSpec, r: &RunResult) -> Row {
+    /// The row of `spec`'s run that measured `m`; `run_id`, `host`, `rep` and
+    /// `started_unix` are the caller's.
+    pub fn new(spec: &RunSpec, m: &Measured) -> Row {
+        let r = &m.result;
         let t = &r.totals;
+        let model = !spec.scheme.is_kernel();
+        let seen = |v: u64| model.then_some(v);
         Row {
+            run_id: String::new(),
+            host: String::new(),
             scheme: spec.scheme.name().to_string(),
             threads: spec.config.threads,
             churn_pct: spec.config.churn_pct,
@@ -95,29 +130,31 @@ impl Row {
             duration_s: r.elapsed.as_secs_f64(),
             faults: t.faults,
             faults_per_sec: r.faults_per_sec(),
-            lock_success: t.lock_success,
-            lock_abort: t.lock_abort,
-            lock_miss: t.lock_miss,
-            fallbacks: t.fallbacks,
+            lock_success: seen(t.lock_success),
+            lock_abort: seen(t.lock_abort),
+            lock_miss: seen(t.lock_miss),
+            fallbacks: seen(t.fallbacks),
             maps: t.maps,
             unmaps: t.unmaps,
-            free_calls: t.free_calls,
-            free_calls_per_unmap: if t.unmaps == 0 {
-                0.0
-            } else {
-                t.free_calls as f64 / t.unmaps as f64
-            },
-            freed: t.freed,
-            reused: t.reused,
-            peak_unreclaimed: r.peak_unreclaimed,
-            mean_unreclaimed: r.mean_unreclaimed,
+            free_calls: seen(t.free_calls),
+            free_calls_per_unmap: (model && t.unmaps > 0)
+                .then(|| t.free_calls as f64 / t.unmaps as f64),
+            freed: seen(t.freed),
+            reused: seen(t.reused),
+            peak_unreclaimed: seen(r.peak_unreclaimed),
+            mean_unreclaimed: model.then_some(r.mean_unreclaimed),
             wrong: t.wrong,
+            kernel_minflt: m.kernel.map(|(a, b)| b.minflt.saturating_sub(a.minflt)),
+            slab_objects_before: m.kernel.and_then(|(a, _)| a.slab).map(|s| s.objects),
+            slab_objects_after: m.kernel.and_then(|(_, b)| b.slab).map(|s| s.objects),
         }
     }
 }
 
-/// Run `spec` and return the raw result.
-pub fn run_spec(spec: &RunSpec) -> RunResult {
+/// Run `spec` and return what it measured. Fails with a one-line message only for
+/// `linux`: a system that cannot run it, a bad layout, or a system call that
+/// failed during the run.
+pub fn run_spec(spec: &RunSpec) -> Result<Measured, String> {
     struct Go<'a>(&'a RunSpec);
     impl Visit for Go<'_> {
         type Out = RunResult;
@@ -134,16 +171,44 @@ pub fn run_spec(spec: &RunSpec) -> RunResult {
             }
         }
     }
-    spec.scheme.visit(Go(spec))
+    if let Some(result) = spec.scheme.visit(Go(spec)) {
+        return Ok(Measured {
+            result,
+            kernel: None,
+        });
+    }
+    if spec.widen != 0 {
+        return Err(format!(
+            "--widen {}: the real kernel's lookup cannot be widened (use 0 with linux)",
+            spec.widen
+        ));
+    }
+    let kernel = Linux::new(spec.layout)?;
+    let result = drive(&kernel, &spec.config);
+    if let Some(e) = kernel.first_error() {
+        return Err(format!("{e} ({} failures in the run)", kernel.errors()));
+    }
+    Ok(Measured {
+        result,
+        kernel: kernel.kernel_interval(),
+    })
 }
 
-/// Run `spec` and return its CSV row.
-pub fn run_row(spec: &RunSpec) -> Row {
-    let started_unix = std::time::SystemTime::now()
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    Row {
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Run `spec` and return its CSV row (`run_id` `run-<start>`, `rep` 0).
+pub fn run_row(spec: &RunSpec) -> Result<Row, String> {
+    let started_unix = unix_now();
+    let m = run_spec(spec)?;
+    Ok(Row {
+        run_id: format!("run-{started_unix}"),
+        host: crate::meta::host(),
         started_unix,
-        ..Row::new(spec, &run_spec(spec))
-    }
+        ..Row::new(spec, &m)
+    })
 }

@@ -87,12 +87,21 @@ impl Grid {
                                 skew,
                                 seed: self.seed + u64::from(rep),
                             };
+                            // One process is one mm: the real kernel always has 1.
+                            let layout = if scheme.is_kernel() {
+                                Layout {
+                                    mms: 1,
+                                    ..self.layout
+                                }
+                            } else {
+                                self.layout
+                            };
                             out.push((
                                 rep,
                                 RunSpec {
                                     scheme,
                                     config,
-                                    layout: self.layout,
+                                    layout,
                                     widen: 0,
                                 },
                             ));
@@ -126,7 +135,8 @@ pub fn sweep(grid: &Grid, dir: &Path, progress: &mut dyn Write) -> Result<PathBu
     for (i, (rep, spec)) in runs.iter().enumerate() {
         let row = Row {
             rep: *rep,
-            ..run_row(spec)
+            run_id: format!("{stamp}-{i}"),
+            ..run_row(spec).map_err(CliError)?
         };
         w.serialize(&row)
             .map_err(|e| CliError(format!("writing '{}': {e}", path.display())))?;

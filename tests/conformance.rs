@@ -44,7 +44,8 @@ impl Visit for Stress {
 }
 
 fn conformance(id: SchemeId) {
-    let (r, teardown, per_vma, typesafe) = id.visit(Stress(stress_config(7)));
+    let (r, teardown, per_vma, typesafe) =
+        id.visit(Stress(stress_config(7))).expect("a model scheme");
     let t = r.totals;
     let name = id.name();
     assert!(t.faults >= 1_000_000, "{name}: {t:?}");
@@ -179,7 +180,7 @@ fn adversarial(twin: SchemeId, seed: u64, cap: u64) -> RunResult {
         skew: Skew::Uniform,
         seed,
     };
-    twin.visit(Go(cfg))
+    twin.visit(Go(cfg)).expect("a model scheme")
 }
 
 #[test]

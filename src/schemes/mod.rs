@@ -31,6 +31,9 @@ pub enum SchemeId {
     Hazard,
     /// [`Leak`].
     Leak,
+    /// The real kernel of this machine ([`crate::linux::Linux`]): not a model, so
+    /// [`SchemeId::visit`] has no type for it.
+    Linux,
     /// Broken twin N6.
     TypesafeNoMmCheck,
     /// Broken twin N1.
@@ -46,27 +49,49 @@ pub trait Visit {
 }
 
 impl SchemeId {
-    /// All schemes, correct ones first, then the broken twins.
-    pub const ALL: [SchemeId; 8] = [
+    /// All schemes: the correct models, the real kernel, then the broken twins.
+    pub const ALL: [SchemeId; 9] = [
         SchemeId::Rwlock,
         SchemeId::RcuEpoch,
         SchemeId::RcuSeize,
         SchemeId::Typesafe,
         SchemeId::Hazard,
         SchemeId::Leak,
+        SchemeId::Linux,
         SchemeId::TypesafeNoMmCheck,
         SchemeId::TypesafeDupCopiesRefcnt,
     ];
 
-    /// The correct schemes (the default sweep).
+    /// The correct model schemes.
     pub fn correct() -> impl Iterator<Item = SchemeId> {
-        Self::ALL.into_iter().filter(|s| !s.is_twin())
+        Self::ALL
+            .into_iter()
+            .filter(|s| !s.is_twin() && *s != SchemeId::Linux)
     }
 
-    /// Run `v` with this scheme's type.
-    pub fn visit<V: Visit>(self, v: V) -> V::Out {
+    /// The default sweep's schemes: the correct models, and `linux` where
+    /// [`crate::linux::available`] says this system can run it (else the reason it
+    /// cannot, to print as a note).
+    pub fn default_sweep() -> (Vec<SchemeId>, Option<String>) {
+        let mut out: Vec<_> = Self::correct().collect();
+        match crate::linux::available() {
+            Ok(()) => {
+                out.push(SchemeId::Linux);
+                (out, None)
+            }
+            Err(why) => (out, Some(format!("skipping the linux scheme: {why}"))),
+        }
+    }
+
+    /// Whether this is the real kernel rather than a model.
+    pub fn is_kernel(self) -> bool {
+        self == SchemeId::Linux
+    }
+
+    /// Run `v` with this scheme's type; None for `linux`, which is not a model.
+    pub fn visit<V: Visit>(self, v: V) -> Option<V::Out> {
         use typesafe::{Correct, DupCopiesRefcnt, NoMmCheck};
-        match self {
+        Some(match self {
             SchemeId::Rwlock => v.visit::<Rwlock>(),
             SchemeId::RcuEpoch => v.visit::<RcuEpoch>(),
             SchemeId::RcuSeize => v.visit::<RcuSeize>(),
@@ -75,7 +100,8 @@ impl SchemeId {
             SchemeId::Leak => v.visit::<Leak>(),
             SchemeId::TypesafeNoMmCheck => v.visit::<Typesafe<NoMmCheck>>(),
             SchemeId::TypesafeDupCopiesRefcnt => v.visit::<Typesafe<DupCopiesRefcnt>>(),
-        }
+            SchemeId::Linux => return None,
+        })
     }
 
     /// The name on the command line and in the CSV.
@@ -87,7 +113,7 @@ impl SchemeId {
                 S::NAME
             }
         }
-        self.visit(Name)
+        self.visit(Name).unwrap_or("linux")
     }
 
     /// The scheme with this name.
@@ -114,6 +140,9 @@ impl SchemeId {
             }
             SchemeId::Hazard => "per-VMA lock; hazard pointers (haphazard) cover find + lock",
             SchemeId::Leak => "per-VMA lock; never frees: the no-reclamation ceiling",
+            SchemeId::Linux => {
+                "the real kernel of this machine: real faults, MAP_FIXED churn (one mm; Linux only)"
+            }
             SchemeId::TypesafeNoMmCheck => "BROKEN twin of typesafe (N6): no vma->vm_mm == mm check",
             SchemeId::TypesafeDupCopiesRefcnt => {
                 "BROKEN twin of typesafe (N1): vm_area_dup copies the attached refcount"
