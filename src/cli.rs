@@ -2,12 +2,15 @@
 
 use std::fmt;
 use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::driver::{Limit, RunConfig, Skew};
 use crate::run::{run_row, RunSpec};
 use crate::schemes::SchemeId;
 use crate::space::Layout;
+use crate::sweep::{Grid, Progress};
 
 /// A command-line error: printed on one line, exit status 2.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,10 +33,9 @@ vma-bench: page-fault VMA lookup under mmap/munmap churn, per reclamation scheme
 usage:
   vma-bench schemes [--all]          list the schemes (--all adds the broken twins)
   vma-bench run --scheme S [options] run one point, print one CSV row with its header
-  vma-bench sweep [--quick] [--out DIR]
-                                     every correct scheme x threads 1,2,..4x cores x churn
-                                     0,0.1,1,10 %, 3 interleaved reps of 1 s; CSV into
-                                     DIR [results]/sweep-<time>.csv and DIR/latest.csv
+  vma-bench sweep [options]          the main job: every point of a grid, CSV and JSON into
+                                     results/ (sweep-<time>.* and latest.*), plots and
+                                     the HTML report into plots/
 
 run options (defaults in brackets):
   --scheme S        a name from `vma-bench schemes --all`
@@ -48,6 +50,21 @@ run options (defaults in brackets):
   --skew K          uniform | hot [uniform]
   --seed X          seed of the workers' generators [1]
   --widen N         yield N times between find and lock (adversarial) [0]
+
+sweep options (lists are comma-separated; defaults in brackets):
+  --quick           a coarse grid that finishes in well under a minute
+  --schemes LIST    [every correct scheme, and linux on Linux]
+  --threads LIST    [1,2,4,.. up to 4x the CPUs]
+  --churn LIST      percentages [0,0.1,1,10]
+  --skew LIST       uniform,hot [uniform,hot]
+  --reps N          repetitions, interleaved [3]
+  --duration SECS   measured seconds per run [0.5]
+  --warmup SECS     unmeasured seconds per run [0.05]
+  --mms M           address spaces of the models (linux always has 1) [2]
+  --slots K         mappings per address space [64]
+  --seed X          seed of repetition 0 [1]
+  --out DIR         write everything under DIR (plots in DIR/plots) [results/, plots/]
+  Ctrl-C stops after the current run; the rows written so far stay.
 ";
 
 /// Parsed `run` arguments.
@@ -130,6 +147,190 @@ fn parse_run(args: &[String]) -> Result<RunSpec, CliError> {
     })
 }
 
+/// Where a sweep writes: its CSV and JSON, and its plots and report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepDirs {
+    /// CSV and JSON.
+    pub results: PathBuf,
+    /// Plots and the HTML report.
+    pub plots: PathBuf,
+}
+
+/// Parsed `sweep` arguments: the grid and where to write.
+fn parse_sweep(args: &[String]) -> Result<(Grid, SweepDirs), CliError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // --quick picks the base grid; the other options override it, in any order.
+    let mut grid = if args.iter().any(|a| a == "--quick") {
+        Grid::quick(cores)
+    } else {
+        Grid::default_for(cores)
+    };
+    let mut dirs = SweepDirs {
+        results: "results".into(),
+        plots: "plots".into(),
+    };
+    let mut explicit_mms = false;
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        if flag == "--quick" {
+            continue;
+        }
+        const VALUED: [&str; 11] = [
+            "--schemes",
+            "--threads",
+            "--churn",
+            "--skew",
+            "--reps",
+            "--duration",
+            "--warmup",
+            "--mms",
+            "--slots",
+            "--seed",
+            "--out",
+        ];
+        if !VALUED.contains(&flag.as_str()) {
+            return err(format!(
+                "sweep: unknown option '{flag}' (see `vma-bench --help`)"
+            ));
+        }
+        let Some(value) = it.next() else {
+            return err(format!("{flag} needs a value"));
+        };
+        match flag.as_str() {
+            "--schemes" => {
+                grid.schemes = list(flag, value, |v| {
+                    SchemeId::parse(v).ok_or_else(|| {
+                        format!("unknown scheme '{v}' (see `vma-bench schemes --all`)")
+                    })
+                })?;
+                grid.notes.clear();
+                if grid.schemes.contains(&SchemeId::Linux) {
+                    crate::linux::available().map_err(CliError)?;
+                }
+            }
+            "--threads" => {
+                grid.threads = list(flag, value, |v| whole(v, 1, 1024).map(|n| n as usize))?
+            }
+            "--churn" => grid.churn = list(flag, value, |v| fraction(v, 0.0, 100.0))?,
+            "--skew" => {
+                grid.skews = list(flag, value, |v| {
+                    Skew::parse(v).ok_or_else(|| format!("'{v}' is not uniform or hot"))
+                })?
+            }
+            "--reps" => grid.reps = number(flag, value, 1, 1000)? as u32,
+            "--duration" => {
+                grid.duration = Duration::from_secs_f64(real(flag, value, 0.001, 3600.0)?)
+            }
+            "--warmup" => grid.warmup = Duration::from_secs_f64(real(flag, value, 0.0, 3600.0)?),
+            "--mms" => {
+                grid.layout.mms = number(flag, value, 1, 1024)? as usize;
+                explicit_mms = true;
+            }
+            "--slots" => grid.layout.slots = number(flag, value, 1, 1 << 16)? as usize,
+            "--seed" => grid.seed = number(flag, value, 0, u64::MAX / 2)?,
+            "--out" => {
+                let d = PathBuf::from(value);
+                dirs = SweepDirs {
+                    plots: d.join("plots"),
+                    results: d,
+                };
+            }
+            _ => {
+                return err(format!(
+                    "sweep: unknown option '{flag}' (see `vma-bench --help`)"
+                ))
+            }
+        }
+    }
+    // An explicit linux with an explicit --mms > 1 asks for the impossible; the
+    // default scheme list runs linux with its one mm (its rows say mms = 1).
+    let linux_named =
+        args.iter().any(|a| a == "--schemes") && grid.schemes.contains(&SchemeId::Linux);
+    if explicit_mms && grid.layout.mms > 1 && linux_named {
+        return err(format!(
+            "--mms {} with the linux scheme: one process has exactly one mm \
+             (drop linux from --schemes, or use --mms 1)",
+            grid.layout.mms
+        ));
+    }
+    Ok((grid, dirs))
+}
+
+/// A comma-separated list of values, each parsed by `one`; empty items and
+/// repeats are refused.
+fn list<T: PartialEq>(
+    flag: &str,
+    value: &str,
+    one: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, CliError> {
+    let mut out = Vec::new();
+    for item in value.split(',') {
+        let v = one(item.trim()).map_err(|e| CliError(format!("{flag}: {e}")))?;
+        if out.contains(&v) {
+            return err(format!("{flag}: '{}' is listed twice", item.trim()));
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+fn whole(value: &str, min: u64, max: u64) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("'{value}' is not a whole number in {min}..={max}")),
+    }
+}
+
+fn fraction(value: &str, min: f64, max: f64) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(x) if x.is_finite() && (min..=max).contains(&x) => Ok(x),
+        _ => Err(format!("'{value}' is not a number in {min}..={max}")),
+    }
+}
+
+/// Set by the Ctrl-C handler: the sweep stops after its current run.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Run the sweep: check the output folders first, catch Ctrl-C, then run.
+fn sweep_command(grid: &Grid, dirs: &SweepDirs, out: &mut dyn Write) -> Result<(), CliError> {
+    for d in [&dirs.results, &dirs.plots] {
+        std::fs::create_dir_all(d).map_err(|e| {
+            CliError(format!(
+                "cannot create output folder '{}': {e}",
+                d.display()
+            ))
+        })?;
+    }
+    // A second Ctrl-C quits at once; rows are flushed one by one, so at worst the
+    // run in progress is lost.
+    let installed = ctrlc::set_handler(|| {
+        // Relaxed: a flag the sweep polls between runs.
+        if STOP.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+        eprintln!("\nvma-bench: stopping after the current run (Ctrl-C again to quit now)");
+    });
+    if let Err(e) = installed {
+        eprintln!("vma-bench: note: Ctrl-C will not stop the sweep cleanly: {e}");
+    }
+    for note in &grid.notes {
+        eprintln!("vma-bench: note: {note}");
+    }
+    let done = crate::sweep::sweep(grid, &dirs.results, Progress::for_stderr(), &STOP)?;
+    let io = |e: std::io::Error| CliError(format!("writing output: {e}"));
+    writeln!(out, "{}", done.csv.display()).map_err(io)?;
+    if done.interrupted {
+        return err(format!(
+            "sweep stopped after {} runs; rows kept in '{}' (latest.csv unchanged; \
+             `vma-bench plot {}` draws them)",
+            done.runs_done,
+            done.csv.display(),
+            done.csv.display()
+        ));
+    }
+    Ok(())
+}
+
 fn number(flag: &str, value: &str, min: u64, max: u64) -> Result<u64, CliError> {
     match value.parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
@@ -173,22 +374,8 @@ pub fn main_with(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
             w.flush().map_err(io)
         }
         Some("sweep") => {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let mut grid = crate::sweep::Grid::default_for(cores);
-            let mut dir = std::path::PathBuf::from("results");
-            let mut it = args[1..].iter();
-            while let Some(a) = it.next() {
-                match a.as_str() {
-                    "--quick" => grid = crate::sweep::Grid::quick(cores),
-                    "--out" => match it.next() {
-                        Some(d) => dir = d.into(),
-                        None => return err("--out needs a value"),
-                    },
-                    _ => return err(format!("sweep: unknown option '{a}'")),
-                }
-            }
-            let path = crate::sweep::sweep(&grid, &dir, &mut std::io::stderr())?;
-            writeln!(out, "{}", path.display()).map_err(io)
+            let (grid, dirs) = parse_sweep(&args[1..])?;
+            sweep_command(&grid, &dirs, out)
         }
         Some(other) => err(format!(
             "unknown command '{other}' (see `vma-bench --help`)"
@@ -220,6 +407,64 @@ mod tests {
         assert!(e.0.contains("needs a value"), "{e}");
         assert!(run(&["frobnicate"]).unwrap_err().0.contains("'frobnicate'"));
         assert!(!e.0.contains('\n'));
+    }
+
+    fn sweep_args(args: &[&str]) -> Result<(Grid, SweepDirs), CliError> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        parse_sweep(&args)
+    }
+
+    #[test]
+    fn sweep_overrides_apply_and_bad_lists_name_the_value() {
+        let (g, d) = sweep_args(&[
+            "--schemes",
+            "typesafe,rcu-epoch",
+            "--threads",
+            "1,3",
+            "--churn",
+            "0,2.5",
+            "--skew",
+            "hot",
+            "--reps",
+            "2",
+            "--duration",
+            "0.25",
+            "--mms",
+            "3",
+            "--slots",
+            "8",
+            "--seed",
+            "9",
+            "--out",
+            "elsewhere",
+        ])
+        .unwrap();
+        assert_eq!(g.schemes, [SchemeId::Typesafe, SchemeId::RcuEpoch]);
+        assert_eq!((g.threads, g.churn), (vec![1, 3], vec![0.0, 2.5]));
+        assert_eq!(g.skews, [Skew::Hot]);
+        assert_eq!((g.reps, g.duration), (2, Duration::from_millis(250)));
+        assert_eq!((g.layout.mms, g.layout.slots, g.seed), (3, 8, 9));
+        assert_eq!(d.results, PathBuf::from("elsewhere"));
+        assert_eq!(d.plots, PathBuf::from("elsewhere").join("plots"));
+        // --quick and an override, in either order.
+        let (q, _) = sweep_args(&["--threads", "5", "--quick"]).unwrap();
+        assert_eq!((q.threads, q.reps), (vec![5], 1));
+        for (args, bad) in [
+            (&["--threads", "1,0"][..], "'0'"),
+            (&["--churn", "1,x"][..], "'x'"),
+            (&["--schemes", "typesafe,nope"][..], "'nope'"),
+            (&["--skew", "cold"][..], "'cold'"),
+            (&["--threads", "2,2"][..], "'2'"),
+            (&["--reps", "0"][..], "'0'"),
+            (&["--frob", "1"][..], "'--frob'"),
+        ] {
+            let e = sweep_args(args).unwrap_err();
+            assert!(e.0.contains(bad) && !e.0.contains('\n'), "{args:?}: {e}");
+        }
+        if cfg!(target_os = "linux") {
+            let e = sweep_args(&["--schemes", "linux,leak", "--mms", "2"]).unwrap_err();
+            assert!(e.0.contains("--mms 2"), "{e}");
+        }
     }
 
     #[test]

@@ -1,19 +1,47 @@
-//! The sweep: every point of a grid of schemes x threads x churn, repeated in
-//! interleaved order, one CSV row per run, flushed as soon as the run ends.
+//! The sweep: every point of a grid of schemes x threads x churn x skew, repeated
+//! in interleaved order, one CSV row per run, flushed as soon as the run ends.
 //!
 //! Each sweep writes a new `sweep-<unix time>.csv` and never overwrites an earlier
-//! one; when it completes, `latest.csv` is replaced atomically (write, then rename).
+//! one, with `sweep-<unix time>.json` beside it ([`Meta`]: machine, build,
+//! parameters), rewritten (atomically) as the sweep goes so that it always says how
+//! far it got. When the sweep completes, `latest.csv` and `latest.json` are
+//! replaced atomically (write, then rename). A sweep whose `stop` flag is set
+//! (by Ctrl-C) finishes its current run and keeps everything it wrote, but leaves
+//! `latest.*` alone.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use std::time::{Duration, Instant};
 
 use crate::cli::CliError;
 use crate::driver::{Limit, RunConfig, Skew};
-use crate::run::{run_row, Row, RunSpec};
+use crate::meta::{Meta, Params};
+use crate::run::{run_row, unix_now, Row, RunSpec};
 use crate::schemes::SchemeId;
 use crate::space::Layout;
+
+/// How a sweep reports progress.
+pub enum Progress<'a> {
+    /// A progress bar with an ETA on the terminal (stderr).
+    Bar,
+    /// One plain line per run, into the writer.
+    Lines(Box<dyn Write + 'a>),
+}
+
+impl Progress<'_> {
+    /// A bar when stderr is a terminal, plain lines on stderr otherwise.
+    pub fn for_stderr() -> Progress<'static> {
+        use std::io::IsTerminal;
+        if std::io::stderr().is_terminal() {
+            Progress::Bar
+        } else {
+            Progress::Lines(Box::new(std::io::stderr()))
+        }
+    }
+}
 
 /// The grid of a sweep.
 #[derive(Clone, Debug)]
@@ -32,30 +60,35 @@ pub struct Grid {
     pub duration: Duration,
     /// Warm-up per run (not measured).
     pub warmup: Duration,
-    /// Address spaces and mappings.
+    /// Address spaces and mappings (`linux` always runs with one mm).
     pub layout: Layout,
-    /// Seed.
+    /// Seed of repetition 0; repetition `r` uses `seed + r`.
     pub seed: u64,
+    /// Notes for the metadata (a scheme skipped, and why).
+    pub notes: Vec<String>,
 }
 
 impl Grid {
-    /// The default sweep: every correct scheme; 1, 2 and doublings up to 4x the
-    /// cores; churn 0, 0.1, 1, 10 %; 3 interleaved repetitions of about 1 s.
+    /// The default sweep: every correct scheme (and `linux` on Linux); 1, 2 and
+    /// doublings up to 4x the cores; churn 0, 0.1, 1, 10 %; uniform and hot skew;
+    /// 3 interleaved repetitions of 0.5 s after 0.05 s of warm-up.
     pub fn default_for(cores: usize) -> Grid {
         let mut threads = vec![1];
         while threads.last().copied().unwrap_or(1) < 4 * cores.max(1) {
             threads.push(threads.last().copied().unwrap_or(1) * 2);
         }
+        let (schemes, note) = SchemeId::default_sweep();
         Grid {
-            schemes: SchemeId::correct().collect(),
+            schemes,
             threads,
             churn: vec![0.0, 0.1, 1.0, 10.0],
-            skews: vec![Skew::Uniform],
+            skews: vec![Skew::Uniform, Skew::Hot],
             reps: 3,
-            duration: Duration::from_secs(1),
-            warmup: Duration::from_millis(100),
+            duration: Duration::from_millis(500),
+            warmup: Duration::from_millis(50),
             layout: Layout { mms: 2, slots: 64 },
             seed: 1,
+            notes: note.into_iter().collect(),
         }
     }
 
@@ -64,10 +97,27 @@ impl Grid {
         Grid {
             threads: vec![1, 2.max(cores)],
             churn: vec![0.0, 10.0],
+            skews: vec![Skew::Uniform],
             reps: 1,
             duration: Duration::from_millis(200),
             warmup: Duration::from_millis(20),
             ..Grid::default_for(cores)
+        }
+    }
+
+    /// The parameters, for the metadata.
+    pub fn params(&self) -> Params {
+        Params {
+            schemes: self.schemes.iter().map(|s| s.name().to_string()).collect(),
+            threads: self.threads.clone(),
+            churn_pct: self.churn.clone(),
+            skews: self.skews.iter().map(|k| k.name().to_string()).collect(),
+            reps: self.reps,
+            duration_s: self.duration.as_secs_f64(),
+            warmup_s: self.warmup.as_secs_f64(),
+            mms: self.layout.mms,
+            slots: self.layout.slots,
+            seed: self.seed,
         }
     }
 
@@ -114,57 +164,146 @@ impl Grid {
     }
 }
 
-/// Run `grid`, writing CSV files into `dir`. Returns the new CSV's path.
-pub fn sweep(grid: &Grid, dir: &Path, progress: &mut dyn Write) -> Result<PathBuf, CliError> {
-    let fail = |what: &str, p: &Path, e: std::io::Error| {
-        CliError(format!("{what} '{}': {e}", p.display()))
-    };
-    fs::create_dir_all(dir).map_err(|e| fail("cannot create output folder", dir, e))?;
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let path = dir.join(format!("sweep-{stamp}.csv"));
+/// Where a finished or stopped sweep left its files.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The new CSV.
+    pub csv: PathBuf,
+    /// The metadata beside it.
+    pub json: PathBuf,
+    /// Runs written.
+    pub runs_done: usize,
+    /// Whether it was stopped before the end.
+    pub interrupted: bool,
+}
+
+fn io_fail(what: &str, p: &Path, e: impl std::fmt::Display) -> CliError {
+    CliError(format!("{what} '{}': {e}", p.display()))
+}
+
+/// Write `bytes` to `path` by writing a temporary file beside it and renaming it,
+/// so that `path` is always either the old or the new content.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    fs::write(&tmp, bytes).map_err(|e| io_fail("writing", &tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| io_fail("replacing", path, e))
+}
+
+fn write_meta(path: &Path, meta: &Meta) -> Result<(), CliError> {
+    let json = serde_json::to_vec_pretty(meta).map_err(|e| io_fail("encoding", path, e))?;
+    write_atomically(path, &json)
+}
+
+/// Run `grid`, writing the CSV and its metadata into `dir`. Checks `stop` before
+/// each run: once it is set, the sweep ends as interrupted.
+pub fn sweep(
+    grid: &Grid,
+    dir: &Path,
+    progress: Progress<'_>,
+    stop: &AtomicBool,
+) -> Result<Outcome, CliError> {
+    fs::create_dir_all(dir).map_err(|e| io_fail("cannot create output folder", dir, e))?;
+    let stamp = unix_now();
+    let csv = dir.join(format!("sweep-{stamp}.csv"));
+    let json = csv.with_extension("json");
     let file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(&path)
-        .map_err(|e| fail("cannot create", &path, e))?;
-    let mut w = csv::Writer::from_writer(file);
+        .open(&csv)
+        .map_err(|e| io_fail("cannot create", &csv, e))?;
     let runs = grid.runs();
+    let mut meta = Meta {
+        csv: format!("sweep-{stamp}.csv"),
+        started_unix: stamp,
+        runs_planned: runs.len(),
+        notes: grid.notes.clone(),
+        ..Meta::collect(grid.params())
+    };
+    write_meta(&json, &meta)?;
+    let mut w = csv::Writer::from_writer(file);
+    let (bar, mut lines) = match progress {
+        Progress::Bar => {
+            let bar = indicatif::ProgressBar::new(runs.len() as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} runs, {elapsed} elapsed, eta {eta} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            (Some(bar), None)
+        }
+        Progress::Lines(w) => (None, Some(w)),
+    };
+    let host = crate::meta::host();
     let t0 = Instant::now();
     for (i, (rep, spec)) in runs.iter().enumerate() {
+        // Relaxed: a flag polled between runs; nothing is handed over by it.
+        if stop.load(Ordering::Relaxed) {
+            meta.interrupted = true;
+            break;
+        }
         let row = Row {
             rep: *rep,
             run_id: format!("{stamp}-{i}"),
+            host: host.clone(),
             ..run_row(spec).map_err(CliError)?
         };
-        w.serialize(&row)
-            .map_err(|e| CliError(format!("writing '{}': {e}", path.display())))?;
-        w.flush().map_err(|e| fail("writing", &path, e))?;
-        let done = i + 1;
-        let eta = t0
-            .elapsed()
-            .mul_f64((runs.len() - done) as f64 / done as f64);
-        // Progress is best effort: a closed stderr must not stop the sweep.
-        let _ = writeln!(
-            progress,
-            "[{done}/{}] {} threads={} churn={}% rep={}: {:.2} M faults/s, wrong={} (eta {}s)",
-            runs.len(),
+        w.serialize(&row).map_err(|e| io_fail("writing", &csv, e))?;
+        w.flush().map_err(|e| io_fail("writing", &csv, e))?;
+        meta.runs_done = i + 1;
+        let line = format!(
+            "{} threads={} churn={}% skew={} rep={}: {:.2} M faults/s, wrong={}",
             row.scheme,
             row.threads,
             row.churn_pct,
+            row.skew,
             rep,
             row.faults_per_sec / 1e6,
             row.wrong,
-            eta.as_secs()
         );
+        if let Some(bar) = &bar {
+            bar.set_message(line);
+            bar.inc(1);
+        } else if let Some(out) = lines.as_mut() {
+            let done = i + 1;
+            let eta = t0
+                .elapsed()
+                .mul_f64((runs.len() - done) as f64 / done as f64);
+            // Progress is best effort: a closed stderr must not stop the sweep.
+            let _ = writeln!(
+                out,
+                "[{done}/{}] {line} (eta {}s)",
+                runs.len(),
+                eta.as_secs()
+            );
+        }
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
     }
     drop(w);
-    let latest = dir.join("latest.csv");
-    let tmp = dir.join(".latest.csv.tmp");
-    fs::copy(&path, &tmp).map_err(|e| fail("writing", &tmp, e))?;
-    fs::rename(&tmp, &latest).map_err(|e| fail("replacing", &latest, e))?;
-    Ok(path)
+    if !meta.interrupted {
+        meta.finished_unix = unix_now();
+    }
+    write_meta(&json, &meta)?;
+    if !meta.interrupted {
+        let bytes = fs::read(&csv).map_err(|e| io_fail("reading", &csv, e))?;
+        write_atomically(&dir.join("latest.csv"), &bytes)?;
+        let latest = Meta {
+            csv: "latest.csv".into(),
+            ..meta.clone()
+        };
+        write_meta(&dir.join("latest.json"), &latest)?;
+    }
+    Ok(Outcome {
+        csv,
+        json,
+        runs_done: meta.runs_done,
+        interrupted: meta.interrupted,
+    })
 }
 
 #[cfg(test)]
@@ -175,7 +314,11 @@ mod tests {
     fn default_grid_reaches_four_times_the_cores() {
         let g = Grid::default_for(2);
         assert_eq!(g.threads, vec![1, 2, 4, 8]);
-        assert_eq!(g.runs().len(), 6 * 4 * 4 * 3);
+        assert_eq!(
+            g.runs().len(),
+            g.schemes.len() * 4 * 4 * 2 * 3,
+            "schemes x threads x churn x skews x reps"
+        );
         // Interleaved: the first runs cover different points, not one point 3 times.
         let r = g.runs();
         assert_eq!(r[0].0, 0);
@@ -194,22 +337,79 @@ mod tests {
             warmup: Duration::ZERO,
             ..Grid::default_for(2)
         };
-        let path = sweep(&grid, &dir, &mut std::io::sink()).unwrap();
+        let sink = Progress::Lines(Box::new(std::io::sink()));
+        let out = sweep(&grid, &dir, sink, &AtomicBool::new(false)).unwrap();
+        assert!(!out.interrupted);
+        let path = out.csv;
         let rows: Vec<Row> = csv::Reader::from_path(&path)
             .unwrap()
             .deserialize()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(rows.len(), 6 * 2 * 2);
+        assert_eq!(rows.len(), 6 * 2 * 2 * 2);
         assert!(
             rows.iter().all(|r| r.wrong == 0 && r.faults > 0),
             "{rows:?}"
         );
         for s in SchemeId::correct() {
-            assert_eq!(rows.iter().filter(|r| r.scheme == s.name()).count(), 4);
+            assert_eq!(rows.iter().filter(|r| r.scheme == s.name()).count(), 8);
         }
         let latest = std::fs::read(dir.join("latest.csv")).unwrap();
         assert_eq!(latest, std::fs::read(&path).unwrap());
+        let meta: Meta =
+            serde_json::from_slice(&std::fs::read(dir.join("latest.json")).unwrap()).unwrap();
+        assert_eq!(
+            (meta.runs_done, meta.runs_planned),
+            (rows.len(), rows.len())
+        );
+        assert_eq!(meta.params.threads, grid.threads);
+        assert!(!meta.interrupted && meta.finished_unix >= meta.started_unix);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A stop request (Ctrl-C) ends the sweep after the current run: the rows
+    /// written stay, the metadata says it was interrupted, latest.* is untouched.
+    #[test]
+    fn a_stopped_sweep_keeps_its_rows_and_leaves_latest_alone() {
+        let dir = std::env::temp_dir().join(format!("vma-bench-stop-{}", std::process::id()));
+        let grid = Grid {
+            schemes: vec![SchemeId::Leak, SchemeId::Typesafe],
+            threads: vec![1],
+            churn: vec![0.0],
+            skews: vec![Skew::Uniform],
+            reps: 3,
+            duration: Duration::from_millis(5),
+            warmup: Duration::ZERO,
+            ..Grid::default_for(1)
+        };
+        let stop = AtomicBool::new(false);
+        // Stop once the third progress line (the third run) is written.
+        struct StopAfter<'a>(&'a AtomicBool, usize);
+        impl Write for StopAfter<'_> {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.1 += b.iter().filter(|&&c| c == b'\n').count();
+                if self.1 >= 3 {
+                    self.0.store(true, Ordering::Relaxed);
+                }
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let progress = Progress::Lines(Box::new(StopAfter(&stop, 0)));
+        let out = sweep(&grid, &dir, progress, &stop).unwrap();
+        assert!(out.interrupted);
+        assert_eq!(out.runs_done, 3);
+        let rows = csv::Reader::from_path(&out.csv)
+            .unwrap()
+            .deserialize::<Row>()
+            .count();
+        assert_eq!(rows, 3);
+        let meta: Meta = serde_json::from_slice(&std::fs::read(&out.json).unwrap()).unwrap();
+        assert!(meta.interrupted);
+        assert_eq!((meta.runs_done, meta.runs_planned), (3, 6));
+        assert!(!dir.join("latest.csv").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
