@@ -367,6 +367,12 @@ pub fn main_with(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
         }
         Some("run") => {
             let spec = parse_run(&args[1..])?;
+            if cfg!(vma_bench_bare) {
+                eprintln!(
+                    "vma-bench: note: built with --cfg vma_bench_bare: counters and the \
+                     oracle are off, answers are not checked (for `make overhead` only)"
+                );
+            }
             let row = run_row(&spec).map_err(CliError)?;
             let mut w = csv::Writer::from_writer(out);
             w.serialize(&row)

@@ -4,6 +4,10 @@
 //! counter is written only by its own thread (a Relaxed load and store, a plain
 //! `mov` pair on x86) and read by the sampler with Relaxed loads.
 //!
+//! Built with `--cfg vma_bench_bare` (`make overhead` does), every counter is a
+//! no-op and the fault's oracle is off, so that the cost of the instrumentation
+//! can be measured against a build without it; that build cannot check answers.
+//!
 //! Objects freed by a reclaimer are counted in a thread-local cell by whichever
 //! thread runs the reclaimer; each worker publishes its cell into its `freed`
 //! counter after every operation.
@@ -82,6 +86,10 @@ impl Counter {
     /// Add `n`. Only the owning thread calls this.
     #[inline]
     pub fn add(&self, n: u64) {
+        if cfg!(vma_bench_bare) {
+            // The overhead-measurement build: no counters at all.
+            return;
+        }
         // Relaxed load and store, not fetch_add: this thread is the only writer, so
         // no update is lost, and readers only need some recent value.
         self.0

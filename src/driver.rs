@@ -216,7 +216,13 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
             // Stopped before it saw the measuring phase (a very short run).
             base = c.snapshot();
         }
-        (c.snapshot() - base, end)
+        let mut t = c.snapshot() - base;
+        if cfg!(vma_bench_bare) {
+            // Counters are off in this build (see `counters`): count operations,
+            // which are faults in the read-only runs this build is meant for.
+            t.faults = ops;
+        }
+        (t, end)
     };
 
     let sum = || {

@@ -347,7 +347,12 @@ impl<S: Scheme, H> Space<S, H> {
         if S::PER_VMA_LOCK {
             if let Ok(vma) = self.lock_vma_under_rcu(h, mm, addr, c) {
                 c.lock_success.inc();
-                let indexed = k.map_or(std::ptr::null_mut(), |k| S::current(&m.slots[k]));
+                // The oracle's view of the index (skipped where the oracle is off).
+                let indexed = if cfg!(vma_bench_bare) {
+                    std::ptr::null_mut()
+                } else {
+                    k.map_or(std::ptr::null_mut(), |k| S::current(&m.slots[k]))
+                };
                 if !vma.fault_check(m.id, addr, indexed) {
                     c.wrong.inc();
                 }
