@@ -61,3 +61,33 @@ fn run_succeeds_and_prints_header_and_row() {
     assert_eq!(code, 0);
     assert_eq!(stdout.lines().count(), 2);
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn linux_refuses_what_one_process_cannot_be() {
+    for (args, bad) in [
+        (&["run", "--scheme", "linux", "--mms", "2"][..], "--mms 2"),
+        (
+            &["run", "--scheme", "linux", "--widen", "1"][..],
+            "--widen 1",
+        ),
+        (
+            &[
+                "sweep",
+                "--schemes",
+                "linux",
+                "--mms",
+                "3",
+                "--out",
+                "/proc/x",
+            ][..],
+            "--mms 3",
+        ),
+    ] {
+        let (code, stdout, stderr) = vma_bench(args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(stdout.is_empty(), "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(bad), "{args:?}: {stderr}");
+    }
+}

@@ -294,3 +294,53 @@ fn measure() {
     }
     println!("slab after: {:?}", linux::slab_objects());
 }
+
+/// The CSV row of a `linux` run: the kernel's minor faults over the measured
+/// interval cover the harness's faults, and the columns user space cannot see
+/// are empty, not 0.
+#[test]
+fn a_linux_row_proves_its_faults_and_leaves_the_invisible_empty() {
+    let _g = serial();
+    let spec = vma_bench::RunSpec {
+        scheme: vma_bench::SchemeId::Linux,
+        config: RunConfig {
+            warmup: Duration::from_millis(20),
+            ..config(
+                2,
+                1.0,
+                Skew::Uniform,
+                Limit::time(Duration::from_millis(200)),
+            )
+        },
+        layout: layout(8),
+        widen: 0,
+    };
+    let row = vma_bench::run_row(&spec).expect("linux runs on Linux");
+    assert_eq!((row.scheme.as_str(), row.mms), ("linux", 1));
+    assert!(row.faults > 0 && row.wrong == 0, "{row:?}");
+    let kernel = row.kernel_minflt.expect("getrusage is readable");
+    assert!(
+        kernel >= row.faults,
+        "kernel {kernel} < harness {}",
+        row.faults
+    );
+    assert!(kernel <= row.faults + row.faults / 100 + SLACK, "{row:?}");
+    assert_eq!(
+        (row.lock_success, row.free_calls, row.freed, row.reused),
+        (None, None, None, None)
+    );
+    assert_eq!(
+        (row.peak_unreclaimed, row.free_calls_per_unmap),
+        (None, None)
+    );
+    // Slab counts come in pairs: both where the cache is readable, else neither.
+    assert_eq!(
+        row.slab_objects_before.is_some(),
+        row.slab_objects_after.is_some()
+    );
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.serialize(&row).unwrap();
+    let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+    let line = text.lines().nth(1).unwrap();
+    assert!(line.contains(",,,,,,,"), "empty cells, not zeros: {line}");
+}
