@@ -6,6 +6,9 @@ CARGO ?= cargo
 sweep:
 	$(CARGO) run --release -- sweep
 
+plots:
+	$(CARGO) run --release -- plot results/latest.csv
+
 quick:
 	$(CARGO) run --release -- sweep --quick
 

@@ -33,6 +33,9 @@ vma-bench: page-fault VMA lookup under mmap/munmap churn, per reclamation scheme
 usage:
   vma-bench schemes [--all]          list the schemes (--all adds the broken twins)
   vma-bench run --scheme S [options] run one point, print one CSV row with its header
+  vma-bench plot FILE.csv... [--out DIR]
+                                     redraw plots and report [plots/] from saved CSVs
+                                     (files of several machines merge, told apart by host)
   vma-bench sweep [options]          the main job: every point of a grid, CSV and JSON into
                                      results/ (sweep-<time>.* and latest.*), plots and
                                      the HTML report into plots/
@@ -328,7 +331,8 @@ fn sweep_command(grid: &Grid, dirs: &SweepDirs, out: &mut dyn Write) -> Result<(
             done.csv.display()
         ));
     }
-    Ok(())
+    let report = crate::report::plot_files(std::slice::from_ref(&done.csv), &dirs.plots)?;
+    writeln!(out, "{}", report.display()).map_err(io)
 }
 
 fn number(flag: &str, value: &str, min: u64, max: u64) -> Result<u64, CliError> {
@@ -383,6 +387,7 @@ pub fn main_with(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
             let (grid, dirs) = parse_sweep(&args[1..])?;
             sweep_command(&grid, &dirs, out)
         }
+        Some("plot") => crate::report::plot_command(&args[1..], out),
         Some(other) => err(format!(
             "unknown command '{other}' (see `vma-bench --help`)"
         )),

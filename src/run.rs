@@ -151,6 +151,57 @@ impl Row {
     }
 }
 
+impl Row {
+    /// A row of zeros and empty cells for `scheme` at one point (for tests, and to
+    /// derive the header).
+    pub fn example(scheme: &str, threads: usize, churn_pct: f64) -> Row {
+        Row {
+            run_id: String::new(),
+            host: "example".into(),
+            scheme: scheme.into(),
+            threads,
+            churn_pct,
+            skew: "uniform".into(),
+            mms: 1,
+            slots: 1,
+            seed: 0,
+            widen: 0,
+            rep: 0,
+            started_unix: 0,
+            duration_s: 0.0,
+            faults: 0,
+            faults_per_sec: 0.0,
+            lock_success: None,
+            lock_abort: None,
+            lock_miss: None,
+            fallbacks: None,
+            maps: 0,
+            unmaps: 0,
+            free_calls: None,
+            free_calls_per_unmap: None,
+            freed: None,
+            reused: None,
+            peak_unreclaimed: None,
+            mean_unreclaimed: None,
+            wrong: 0,
+            kernel_minflt: None,
+            slab_objects_before: None,
+            slab_objects_after: None,
+        }
+    }
+
+    /// The CSV header, derived from the struct (never kept by hand).
+    pub fn header() -> Vec<String> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        // Serializing a plain struct into memory cannot fail.
+        let _ = w.serialize(Row::example("x", 1, 0.0));
+        let bytes = w.into_inner().unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        let first = text.lines().next().unwrap_or_default();
+        first.split(',').map(str::to_string).collect()
+    }
+}
+
 /// Run `spec` and return what it measured. Fails with a one-line message only for
 /// `linux`: a system that cannot run it, a bad layout, or a system call that
 /// failed during the run.

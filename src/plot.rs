@@ -1,0 +1,681 @@
+//! The plots: SVG files drawn with plotters from the CSV rows alone (and the
+//! metadata beside them), one rayon task per figure.
+//!
+//! Every figure is a grid of panels; every panel has categorical x positions
+//! (thread counts, or churn rates) and a linear or logarithmic y axis. A
+//! logarithmic axis is drawn as log10 of the values on a linear axis, labelled
+//! with the values; zeros, which a log axis cannot show, sit on a marked floor.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use rayon::prelude::*;
+
+use crate::cli::CliError;
+use crate::meta::Meta;
+use crate::run::Row;
+use crate::stats::{faults_per_sec, per_fault, points, summarize, Key, Summary};
+use crate::sweep::write_atomically;
+
+/// What the figures are drawn from.
+pub struct Data<'a> {
+    rows: &'a [Row],
+    points: std::collections::BTreeMap<Key, Vec<&'a Row>>,
+    /// Every host, in order.
+    pub hosts: Vec<String>,
+    /// Every scheme present, in `SchemeId::ALL` order (unknown names last).
+    pub schemes: Vec<String>,
+    /// Every thread count, ascending.
+    pub threads: Vec<usize>,
+    /// Every churn rate (thousandths of a percent), ascending.
+    pub churn: Vec<u64>,
+    /// Every skew, `uniform` first.
+    pub skews: Vec<String>,
+    /// The CPUs of the machine that ran the sweep (from the metadata, else this one).
+    pub cores: usize,
+}
+
+impl<'a> Data<'a> {
+    /// Group `rows`; `metas` give the cores.
+    pub fn new(rows: &'a [Row], metas: &[Meta]) -> Data<'a> {
+        let points = points(rows);
+        let set = |f: &dyn Fn(&Key) -> String| -> Vec<String> {
+            let s: BTreeSet<String> = points.keys().map(f).collect();
+            s.into_iter().collect()
+        };
+        let hosts = set(&|k| k.host.clone());
+        let order = |name: &str| {
+            crate::schemes::SchemeId::ALL
+                .iter()
+                .position(|s| s.name() == name)
+                .unwrap_or(usize::MAX)
+        };
+        let mut schemes = set(&|k| k.scheme.clone());
+        schemes.sort_by_key(|s| (order(s), s.clone()));
+        let mut skews = set(&|k| k.skew.clone());
+        skews.sort_by_key(|s| (s != "uniform", s.clone()));
+        let threads: BTreeSet<usize> = points.keys().map(|k| k.threads).collect();
+        let churn: BTreeSet<u64> = points.keys().map(|k| k.churn_milli).collect();
+        let cores = metas
+            .iter()
+            .map(|m| m.cores)
+            .max()
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        Data {
+            rows,
+            points,
+            hosts,
+            schemes,
+            threads: threads.into_iter().collect(),
+            churn: churn.into_iter().collect(),
+            skews,
+            cores,
+        }
+    }
+
+    /// The rows.
+    pub fn rows(&self) -> &[Row] {
+        self.rows
+    }
+
+    /// The rows of one point.
+    pub fn at(&self, host: &str, skew: &str, churn: u64, threads: usize, scheme: &str) -> &[&Row] {
+        let key = Key {
+            host: host.into(),
+            skew: skew.into(),
+            churn_milli: churn,
+            threads,
+            scheme: scheme.into(),
+        };
+        self.points.get(&key).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every point with its rows.
+    pub fn points(&self) -> impl Iterator<Item = (&Key, &Vec<&'a Row>)> {
+        self.points.iter()
+    }
+
+    /// The label of a series.
+    pub fn label(&self, host: &str, scheme: &str) -> String {
+        let name = if scheme == "linux" {
+            "linux (real kernel)".to_string()
+        } else {
+            scheme.to_string()
+        };
+        if self.hosts.len() > 1 {
+            format!("{name} @ {host}")
+        } else {
+            name
+        }
+    }
+
+    /// The largest thread count not above the cores (the busiest point that is
+    /// not oversubscribed), or the smallest.
+    pub fn threads_at_cores(&self) -> usize {
+        self.threads
+            .iter()
+            .copied()
+            .filter(|&t| t <= self.cores)
+            .max()
+            .or_else(|| self.threads.first().copied())
+            .unwrap_or(1)
+    }
+}
+
+fn threads_label(t: usize) -> String {
+    format!("{t} thread{}", if t == 1 { "" } else { "s" })
+}
+
+/// Percent, without trailing zeros.
+pub fn churn_label(milli: u64) -> String {
+    format!("{}%", milli as f64 / 1000.0)
+}
+
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(0, 0, 0),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+];
+
+/// One line of a panel: a label, and (x position, summary) per point.
+struct Series {
+    label: String,
+    color: RGBColor,
+    dashed: bool,
+    points: Vec<(f64, Summary)>,
+}
+
+/// One panel.
+struct Panel {
+    caption: String,
+    x_desc: String,
+    /// Labels of the categorical x positions 0, 1, ...
+    x_labels: Vec<String>,
+    y_desc: String,
+    /// Draw log10 of the values; zeros on the floor.
+    log: bool,
+    series: Vec<Series>,
+    /// Where to mark the cores (an x position), on thread axes.
+    cores_at: Option<(f64, usize)>,
+}
+
+/// The floor of a log axis, in decades below the smallest non-zero value.
+fn log_bounds(series: &[Series]) -> (f64, f64) {
+    let vals = series
+        .iter()
+        .flat_map(|s| s.points.iter().flat_map(|(_, v)| [v.min, v.max]))
+        .filter(|v| *v > 0.0);
+    let (lo, hi) = vals.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if lo > hi {
+        return (-1.0, 1.0);
+    }
+    (
+        (lo.log10().floor() - 1.0),
+        hi.log10().ceil().max(lo.log10().floor() + 1.0),
+    )
+}
+
+fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let n = p.x_labels.len().max(1);
+    let (y_lo, y_hi) = if p.log {
+        log_bounds(&p.series)
+    } else {
+        let hi = p
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|(_, v)| v.max))
+            .fold(0.0f64, f64::max);
+        // Headroom above the data for the legend.
+        (0.0, if hi > 0.0 { hi * 1.5 } else { 1.0 })
+    };
+    // On a log axis a zero is drawn on the floor, half a decade above the bottom.
+    let floor = y_lo + 0.5;
+    let y = |v: f64| {
+        if !p.log {
+            v
+        } else if v > 0.0 {
+            v.log10()
+        } else {
+            floor
+        }
+    };
+    let mut chart = ChartBuilder::on(area)
+        .caption(&p.caption, ("sans-serif", 15))
+        .margin(8)
+        .x_label_area_size(38)
+        .y_label_area_size(62)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), y_lo..y_hi)
+        .map_err(err)?;
+    let labels = p.x_labels.clone();
+    let x_fmt = move |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
+            labels[i as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    let log = p.log;
+    let y_fmt = move |v: &f64| {
+        if !log {
+            format_number(*v)
+        } else if (v - floor).abs() < 1e-9 {
+            "0".into()
+        } else {
+            format_number(10f64.powf(*v))
+        }
+    };
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(p.x_desc.as_str())
+        .y_desc(p.y_desc.as_str())
+        .x_labels(n + 1)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .disable_x_mesh()
+        .label_style(("sans-serif", 12));
+    if p.log {
+        mesh.y_labels((y_hi - y_lo) as usize + 1);
+    }
+    mesh.draw().map_err(err)?;
+    if p.log {
+        // The floor where zeros are drawn.
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(-0.5, floor), (n as f64 - 0.5, floor)],
+                4,
+                4,
+                BLACK.mix(0.4).stroke_width(1),
+            ))
+            .map_err(err)?
+            .label("0 (drawn on this floor)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.mix(0.4)));
+        chart
+            .draw_series(std::iter::once(Text::new(
+                "0",
+                (-0.48, floor + 0.05 * (y_hi - y_lo)),
+                ("sans-serif", 11).into_font(),
+            )))
+            .map_err(err)?;
+    }
+    if let Some((at, cores)) = p.cores_at {
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(at, y_lo), (at, y_hi)],
+                6,
+                4,
+                RGBColor(200, 0, 0).mix(0.6).stroke_width(1),
+            ))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("cores = {cores}"),
+                (at, y_hi),
+                ("sans-serif", 11).into_font().color(&RGBColor(200, 0, 0)),
+            )))
+            .map_err(err)?;
+    }
+    // Series side by side around each x position, so equal values stay visible.
+    let width = 0.04 * (p.series.len().saturating_sub(1)) as f64;
+    for (i, s) in p.series.iter().enumerate() {
+        let dx = 0.04 * i as f64 - width / 2.0;
+        let style = s.color.stroke_width(2);
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .map(|(x, v)| (*x + dx, y(v.median)))
+            .collect();
+        let anno = if s.dashed {
+            chart
+                .draw_series(DashedLineSeries::new(pts.clone(), 8, 4, style))
+                .map_err(err)?
+        } else {
+            chart
+                .draw_series(LineSeries::new(pts.clone(), style))
+                .map_err(err)?
+        };
+        let color = s.color;
+        anno.label(s.label.as_str()).legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+        });
+        chart
+            .draw_series(s.points.iter().map(|(x, v)| {
+                ErrorBar::new_vertical(
+                    *x + dx,
+                    y(v.min),
+                    y(v.median),
+                    y(v.max),
+                    s.color.stroke_width(1),
+                    6,
+                )
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(pts.iter().map(|&p| Circle::new(p, 3, s.color.filled())))
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.5))
+        .label_font(("sans-serif", 11))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+/// A number in a short form (1.5M, 320k, 12.5, 0.003).
+pub fn format_number(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{:.3}M", v / 1e6).replace(".000M", "M")
+    } else if a >= 1e3 {
+        format!("{:.1}k", v / 1e3).replace(".0k", "k")
+    } else if a >= 1.0 || a == 0.0 {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.1e}")
+    }
+}
+
+/// A figure: a title and its panels, laid out in a grid.
+struct Figure {
+    file: String,
+    title: String,
+    panels: Vec<Panel>,
+}
+
+impl Figure {
+    fn render(&self) -> Result<String, String> {
+        let cols = self.panels.len().clamp(1, 2);
+        let rows = self.panels.len().div_ceil(cols).max(1);
+        let (w, h) = ((560 * cols as u32).max(900), 60 + 400 * rows as u32);
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            let body = root
+                .titled(&self.title, ("sans-serif", 20))
+                .map_err(|e| e.to_string())?;
+            for (area, panel) in body.split_evenly((rows, cols)).iter().zip(&self.panels) {
+                draw_panel(area, panel)?;
+            }
+            root.present().map_err(|e| e.to_string())?;
+        }
+        Ok(svg)
+    }
+}
+
+/// The x position of `cores` on an axis of `threads` (between neighbours on a
+/// log scale; None outside the axis).
+fn cores_position(threads: &[usize], cores: usize) -> Option<(f64, usize)> {
+    let c = cores as f64;
+    for (i, w) in threads.windows(2).enumerate() {
+        let (a, b) = (w[0] as f64, w[1] as f64);
+        if (a..=b).contains(&c) {
+            return Some((i as f64 + (c / a).log2() / (b / a).log2(), cores));
+        }
+    }
+    (threads.len() == 1 && threads[0] == cores).then_some((0.0, cores))
+}
+
+/// Which value a series plots.
+type Metric<'m> = &'m (dyn Fn(&Row) -> Option<f64> + Sync);
+
+impl Data<'_> {
+    /// Series over thread positions at one (skew, churn).
+    fn over_threads(
+        &self,
+        skew: &str,
+        churn: u64,
+        metric: Metric,
+        models_only: bool,
+    ) -> Vec<Series> {
+        self.series(models_only, |host, scheme| {
+            self.threads
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &t)| {
+                    let s = summarize(self.at(host, skew, churn, t, scheme), metric)?;
+                    Some((i as f64, s))
+                })
+                .collect()
+        })
+    }
+
+    /// Series over churn positions at one (skew, threads).
+    fn over_churn(
+        &self,
+        skew: &str,
+        threads: usize,
+        metric: Metric,
+        models_only: bool,
+    ) -> Vec<Series> {
+        self.series(models_only, |host, scheme| {
+            self.churn
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &c)| {
+                    let s = summarize(self.at(host, skew, c, threads, scheme), metric)?;
+                    Some((i as f64, s))
+                })
+                .collect()
+        })
+    }
+
+    fn series(
+        &self,
+        models_only: bool,
+        pts: impl Fn(&str, &str) -> Vec<(f64, Summary)>,
+    ) -> Vec<Series> {
+        let mut out = Vec::new();
+        for (hi, host) in self.hosts.iter().enumerate() {
+            for (si, scheme) in self.schemes.iter().enumerate() {
+                let kernel = scheme == "linux";
+                if models_only && kernel {
+                    continue;
+                }
+                let points = pts(host, scheme);
+                if points.is_empty() {
+                    continue;
+                }
+                out.push(Series {
+                    label: self.label(host, scheme),
+                    color: if kernel {
+                        BLACK
+                    } else {
+                        PALETTE[si % PALETTE.len()]
+                    },
+                    dashed: kernel || hi > 0,
+                    points,
+                });
+            }
+        }
+        out
+    }
+
+    fn thread_panel(&self, caption: String, y_desc: &str, log: bool, series: Vec<Series>) -> Panel {
+        Panel {
+            caption,
+            x_desc: "worker threads".into(),
+            x_labels: self.threads.iter().map(|t| t.to_string()).collect(),
+            y_desc: y_desc.into(),
+            log,
+            series,
+            cores_at: cores_position(&self.threads, self.cores),
+        }
+    }
+
+    fn churn_panel(&self, caption: String, y_desc: &str, log: bool, series: Vec<Series>) -> Panel {
+        Panel {
+            caption,
+            x_desc: "churn (% of operations that replace a mapping)".into(),
+            x_labels: self.churn.iter().map(|&c| churn_label(c)).collect(),
+            y_desc: y_desc.into(),
+            log,
+            series,
+            cores_at: None,
+        }
+    }
+
+    fn figures(&self) -> Vec<Figure> {
+        let mfps: Metric = &|r: &Row| faults_per_sec(r).map(|v| v / 1e6);
+        let t_cores = self.threads_at_cores();
+        let kernel_note = if self.schemes.iter().any(|s| s == "linux") {
+            " (linux omitted: not observable from user space)"
+        } else {
+            ""
+        };
+        let mut figs = Vec::new();
+        for skew in &self.skews {
+            figs.push(Figure {
+                file: format!("throughput_vs_threads_{skew}.svg"),
+                title: format!(
+                    "Throughput against threads, {skew} skew (median of reps; bars: min-max)"
+                ),
+                panels: self
+                    .churn
+                    .iter()
+                    .map(|&c| {
+                        self.thread_panel(
+                            format!("churn {}", churn_label(c)),
+                            "M faults/s",
+                            false,
+                            self.over_threads(skew, c, mfps, false),
+                        )
+                    })
+                    .collect(),
+            });
+            figs.push(Figure {
+                file: format!("throughput_vs_churn_{skew}.svg"),
+                title: format!(
+                    "Throughput against churn, {skew} skew (log; median; bars: min-max)"
+                ),
+                panels: self
+                    .threads
+                    .iter()
+                    .map(|&t| {
+                        self.churn_panel(
+                            format!(
+                                "{}{}",
+                                threads_label(t),
+                                if t > self.cores {
+                                    " (oversubscribed)"
+                                } else {
+                                    ""
+                                }
+                            ),
+                            "M faults/s (log scale)",
+                            true,
+                            self.over_churn(skew, t, mfps, false),
+                        )
+                    })
+                    .collect(),
+            });
+            let rate = |f: fn(&Row) -> Option<u64>| move |r: &Row| per_fault(f(r), r);
+            let abort = rate(|r| r.lock_abort);
+            let miss = rate(|r| r.lock_miss);
+            let fallback = rate(|r| r.fallbacks);
+            figs.push(Figure {
+                file: format!("reader_outcomes_{skew}.svg"),
+                title: format!(
+                    "Reader outcomes per fault at {t_cores} threads, {skew} skew{kernel_note}"
+                ),
+                panels: vec![
+                    self.churn_panel(
+                        "lock aborts per fault".into(),
+                        "aborts / fault",
+                        false,
+                        self.over_churn(skew, t_cores, &abort, true),
+                    ),
+                    self.churn_panel(
+                        "misses (VMA found detached) per fault".into(),
+                        "misses / fault",
+                        false,
+                        self.over_churn(skew, t_cores, &miss, true),
+                    ),
+                    self.churn_panel(
+                        "fallbacks to mmap_lock per fault".into(),
+                        "fallbacks / fault",
+                        false,
+                        self.over_churn(skew, t_cores, &fallback, true),
+                    ),
+                ],
+            });
+            let peak: Metric = &|r: &Row| r.peak_unreclaimed.map(|v| v as f64);
+            figs.push(Figure {
+                file: format!("peak_unreclaimed_{skew}.svg"),
+                title: format!(
+                    "Peak removed-but-not-freed VMAs against threads, {skew} skew (log){kernel_note}"
+                ),
+                panels: self
+                    .churn
+                    .iter()
+                    .filter(|&&c| c > 0)
+                    .map(|&c| {
+                        self.thread_panel(
+                            format!("churn {}", churn_label(c)),
+                            "objects (log scale)",
+                            true,
+                            self.over_threads(skew, c, peak, true),
+                        )
+                    })
+                    .collect(),
+            });
+        }
+        let free: Metric = &|r: &Row| r.free_calls_per_unmap;
+        let uniform = self.skews.first().cloned().unwrap_or_default();
+        figs.push(Figure {
+            file: "free_calls_per_unmap.svg".into(),
+            title: format!(
+                "Deferred-free calls per unmap against churn, {uniform} skew (log){kernel_note}"
+            ),
+            panels: self
+                .threads
+                .iter()
+                .map(|&t| {
+                    let mut p = self.churn_panel(
+                        threads_label(t),
+                        "free calls / unmap (log scale)",
+                        true,
+                        self.over_churn(&uniform, t, free, true),
+                    );
+                    // Without churn nothing is unmapped: no figure to show.
+                    if self.churn.first() == Some(&0) {
+                        p.x_labels.remove(0);
+                        for s in &mut p.series {
+                            s.points.retain(|(x, _)| *x > 0.0);
+                            for (x, _) in &mut s.points {
+                                *x -= 1.0;
+                            }
+                        }
+                    }
+                    p
+                })
+                .collect(),
+        });
+        figs.retain(|f| !f.panels.is_empty());
+        figs
+    }
+}
+
+/// Draw every figure of `data` into `dir` in parallel, each written atomically.
+/// Returns the files written.
+pub fn draw_all(data: &Data<'_>, dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CliError(format!(
+            "cannot create output folder '{}': {e}",
+            dir.display()
+        ))
+    })?;
+    let figs = data.figures();
+    let drawn: Vec<Result<PathBuf, CliError>> = figs
+        .par_iter()
+        .map(|f| {
+            let svg = f
+                .render()
+                .map_err(|e| CliError(format!("drawing {}: {e}", f.file)))?;
+            let path = dir.join(&f.file);
+            write_atomically(&path, svg.as_bytes())?;
+            Ok(path)
+        })
+        .collect();
+    drawn.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cores_sit_between_thread_counts_on_a_log_scale() {
+        assert_eq!(cores_position(&[1, 2, 4, 8], 2), Some((1.0, 2)));
+        let (x, _) = cores_position(&[1, 2, 4, 8], 3).unwrap();
+        assert!(x > 1.0 && x < 2.0, "{x}");
+        assert_eq!(cores_position(&[1, 2], 4), None);
+    }
+
+    #[test]
+    fn numbers_are_short() {
+        assert_eq!(format_number(1_500_000.0), "1.500M");
+        assert_eq!(format_number(2_000_000.0), "2M");
+        assert_eq!(format_number(320_000.0), "320k");
+        assert_eq!(format_number(12.5), "12.5");
+        assert_eq!(format_number(0.0), "0");
+        assert_eq!(format_number(0.003), "3.0e-3");
+    }
+}

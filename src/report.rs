@@ -1,0 +1,444 @@
+//! The HTML report: one self-contained file (`index.html`, plots inline) with the
+//! metadata, a summary table per skew and churn rate, and sentences that state
+//! the main findings, each computed from the rows.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::cli::CliError;
+use crate::meta::Meta;
+use crate::plot::{churn_label, draw_all, format_number, Data};
+use crate::run::Row;
+use crate::stats::{faults_per_sec, summarize, Summary};
+use crate::sweep::write_atomically;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Median faults/s of one point.
+fn median_fps(d: &Data<'_>, host: &str, skew: &str, churn: u64, t: usize, s: &str) -> Option<f64> {
+    summarize(d.at(host, skew, churn, t, s), faults_per_sec).map(|x| x.median)
+}
+
+/// Median of `f` over every row of a scheme at one churn rate (all threads).
+fn median_over(
+    d: &Data<'_>,
+    host: &str,
+    skew: &str,
+    churn: u64,
+    s: &str,
+    f: impl Fn(&Row) -> Option<f64>,
+) -> Option<Summary> {
+    let rows: Vec<&Row> = d
+        .threads
+        .iter()
+        .flat_map(|&t| d.at(host, skew, churn, t, s).iter().copied())
+        .collect();
+    summarize(&rows, f)
+}
+
+/// The findings, as sentences computed from the rows (a sentence whose numbers
+/// are missing is left out).
+pub fn findings(d: &Data<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    let rows = d.rows();
+    let wrong: u64 = rows.iter().map(|r| r.wrong).sum();
+    let bad: Vec<&Row> = rows.iter().filter(|r| r.wrong > 0).collect();
+    if wrong == 0 {
+        out.push(format!(
+            "Every one of the {} runs answered correctly: wrong = 0 in every row.",
+            rows.len()
+        ));
+    } else {
+        let mut names: Vec<&str> = bad.iter().map(|r| r.scheme.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        out.push(format!(
+            "{wrong} wrong answers in {} of {} runs, from: {}.",
+            bad.len(),
+            rows.len(),
+            names.join(", ")
+        ));
+    }
+    let Some(host) = d.hosts.first() else {
+        return out;
+    };
+    let uniform = d.skews.first().map_or("uniform", String::as_str);
+    let top = d.churn.last().copied().unwrap_or(0);
+    let t = d.threads_at_cores();
+    let per_k = |s: &str| {
+        median_over(d, host, uniform, top, s, |r| r.free_calls_per_unmap).map(|x| x.median * 1000.0)
+    };
+    if let (Some(ts), Some(rcu)) = (per_k("typesafe"), per_k("rcu-epoch")) {
+        if top > 0 {
+            out.push(format!(
+                "At {} churn, typesafe made {:.0} free calls per 1000 unmaps against rcu-epoch's {:.0}: \
+                 it saved {:.0} call_rcu-style deferrals per thousand unmaps.",
+                churn_label(top),
+                ts,
+                rcu,
+                rcu - ts
+            ));
+        }
+    }
+    if let Some(&t1) = d.threads.first() {
+        if let Some(leak) = median_fps(d, host, uniform, 0, t1, "leak") {
+            let parts: Vec<String> = ["typesafe", "rcu-epoch", "rcu-seize", "hazard", "rwlock"]
+                .iter()
+                .filter_map(|s| {
+                    median_fps(d, host, uniform, 0, t1, s).map(|v| format!("{s} {:.2}x", v / leak))
+                })
+                .collect();
+            if !parts.is_empty() {
+                out.push(format!(
+                    "Read-only at {t1} thread{}, against leak's {:.1} M faults/s (the no-reclamation ceiling): {}.",
+                    if t1 == 1 { "" } else { "s" },
+                    leak / 1e6,
+                    parts.join(", ")
+                ));
+            }
+        }
+    }
+    if let (Some(&t1), Some(c)) = (d.threads.first(), d.churn.iter().find(|&&c| c > 0)) {
+        if let (Some(a), Some(b), Some(ts)) = (
+            median_fps(d, host, uniform, *c, t1, "rwlock"),
+            median_fps(d, host, uniform, *c, t, "rwlock"),
+            median_fps(d, host, uniform, *c, t, "typesafe"),
+        ) {
+            if t > t1 {
+                out.push(format!(
+                    "The mm-wide lock does not scale: at {} churn rwlock goes from {:.1} M faults/s at {t1} \
+                     thread to {:.1} at {t} threads, where typesafe makes {:.1} ({:.1}x rwlock).",
+                    churn_label(*c),
+                    a / 1e6,
+                    b / 1e6,
+                    ts / 1e6,
+                    ts / b
+                ));
+            }
+        }
+    }
+    if d.skews.iter().any(|s| s == "hot") {
+        if let (Some(u), Some(h)) = (
+            median_fps(d, host, uniform, 0, t, "typesafe"),
+            median_fps(d, host, "hot", 0, t, "typesafe"),
+        ) {
+            out.push(format!(
+                "Hot skew (all threads fault in one mapping per mm, one shared refcount per VMA): \
+                 read-only typesafe at {t} threads makes {:.1} M faults/s, {:.2}x its uniform {:.1}.",
+                h / 1e6,
+                h / u,
+                u / 1e6
+            ));
+        }
+    }
+    let peak = |s: &str, th: usize| {
+        summarize(d.at(host, uniform, top, th, s), |r| {
+            r.peak_unreclaimed.map(|v| v as f64)
+        })
+        .map(|x| x.median)
+    };
+    if let (Some(&tmax), true) = (d.threads.last(), top > 0) {
+        if tmax > t {
+            if let (Some(a), Some(b)) = (peak("rcu-epoch", t), peak("rcu-epoch", tmax)) {
+                out.push(format!(
+                    "Oversubscription delays grace periods: at {} churn rcu-epoch's peak of removed-but-not-freed \
+                     VMAs is {} at {t} threads and {} at {tmax}; typesafe's is {}.",
+                    churn_label(top),
+                    format_number(a),
+                    format_number(b),
+                    peak("typesafe", tmax).map_or("-".into(), format_number)
+                ));
+            }
+        }
+    }
+    let (mut within, mut over) = (Vec::new(), Vec::new());
+    for (k, rs) in d.points() {
+        if let Some(s) = summarize(rs, faults_per_sec).filter(|s| s.n > 1) {
+            if k.threads <= d.cores {
+                within.push(s.spread());
+            } else {
+                over.push(s.spread());
+            }
+        }
+    }
+    let med = |v: Vec<f64>| Summary::of(v).map(|s| s.median * 100.0);
+    if let Some(w) = med(within) {
+        out.push(format!(
+            "Run-to-run spread, (max - min) / median over repetitions, median over points: {w:.1}% with \
+             threads <= cores{}.",
+            med(over).map_or(String::new(), |o| format!(", {o:.1}% oversubscribed"))
+        ));
+    }
+    let kernel: Vec<&Row> = rows.iter().filter(|r| r.scheme == "linux").collect();
+    if let Some(ratio) = Summary::of(
+        kernel
+            .iter()
+            .filter(|r| r.faults > 0)
+            .filter_map(|r| r.kernel_minflt.map(|k| k as f64 / r.faults as f64)),
+    ) {
+        let one = median_fps(d, host, uniform, 0, 1, "linux");
+        out.push(format!(
+            "The real kernel (linux, one process = one mm){}: the kernel counted {:.3}-{:.3} minor faults per \
+             harness fault (median {:.3}), so every fault was a real one.",
+            one.map_or(String::new(), |v| format!(
+                " makes {:.2} M faults/s read-only at 1 thread",
+                v / 1e6
+            )),
+            ratio.min,
+            ratio.max,
+            ratio.median
+        ));
+    }
+    out
+}
+
+fn meta_table(m: &Meta) -> String {
+    let mut s = String::from("<table class=\"meta\">");
+    let mut row = |k: &str, v: String| {
+        let _ = write!(s, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
+    };
+    let p = &m.params;
+    row("host", m.host.clone());
+    row("results file", m.csv.clone());
+    row("git commit", m.git_commit.clone());
+    row("rustc", m.rustc.clone());
+    row(
+        "CPU",
+        m.cpu_model.clone().unwrap_or_else(|| "unknown".into()),
+    );
+    row("cores", m.cores.to_string());
+    row(
+        "kernel",
+        format!("{} {}", m.os, m.kernel.clone().unwrap_or_default()),
+    );
+    row(
+        "host vm_area_struct cache",
+        m.vm_area_struct
+            .as_ref()
+            .map_or("not readable".into(), |c| {
+                let o = |v: Option<u64>| v.map_or("?".into(), |v| v.to_string());
+                format!(
+                    "object size {} B, destroy_by_rcu {}, sheaf capacity {}",
+                    o(c.object_size),
+                    o(c.destroy_by_rcu),
+                    o(c.sheaf_capacity)
+                )
+            }),
+    );
+    row("schemes", p.schemes.join(", "));
+    row(
+        "threads",
+        p.threads
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    row(
+        "churn %",
+        p.churn_pct
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    row("skews", p.skews.join(", "));
+    row(
+        "repetitions, duration, warm-up",
+        format!(
+            "{} (interleaved), {} s, {} s",
+            p.reps, p.duration_s, p.warmup_s
+        ),
+    );
+    row(
+        "address spaces, mappings, seed",
+        format!(
+            "{} mms (linux: 1), {} mappings each, seed {}",
+            p.mms, p.slots, p.seed
+        ),
+    );
+    row(
+        "runs",
+        format!(
+            "{} of {}{}",
+            m.runs_done,
+            m.runs_planned,
+            if m.interrupted { " (interrupted)" } else { "" }
+        ),
+    );
+    for n in &m.notes {
+        row("note", n.clone());
+    }
+    s.push_str("</table>");
+    s
+}
+
+fn summary_tables(d: &Data<'_>) -> String {
+    let mut s = String::new();
+    for host in &d.hosts {
+        for skew in &d.skews {
+            for &c in &d.churn {
+                let _ = write!(
+                    s,
+                    "<h3>{}churn {}, {} skew</h3><table><tr><th>scheme</th>",
+                    if d.hosts.len() > 1 {
+                        format!("{} - ", esc(host))
+                    } else {
+                        String::new()
+                    },
+                    churn_label(c),
+                    esc(skew)
+                );
+                for t in &d.threads {
+                    let _ = write!(s, "<th>{t} threads: median M faults/s (x leak)</th>");
+                }
+                s.push_str(
+                    "<th>free calls / unmap</th><th>wrong</th><th>kernel minflt / fault</th></tr>",
+                );
+                for scheme in &d.schemes {
+                    let mut cells = String::new();
+                    let mut any = false;
+                    for &t in &d.threads {
+                        let v = median_fps(d, host, skew, c, t, scheme);
+                        let leak = median_fps(d, host, skew, c, t, "leak");
+                        any |= v.is_some();
+                        let _ = write!(
+                            cells,
+                            "<td>{}</td>",
+                            match (v, leak) {
+                                (Some(v), Some(l)) if l > 0.0 =>
+                                    format!("{:.2} ({:.2}x)", v / 1e6, v / l),
+                                (Some(v), _) => format!("{:.2}", v / 1e6),
+                                _ => "-".into(),
+                            }
+                        );
+                    }
+                    if !any {
+                        continue;
+                    }
+                    let free = median_over(d, host, skew, c, scheme, |r| r.free_calls_per_unmap)
+                        .map_or("-".into(), |x| format!("{:.3}", x.median));
+                    let wrong: u64 = d
+                        .threads
+                        .iter()
+                        .flat_map(|&t| d.at(host, skew, c, t, scheme).iter())
+                        .map(|r| r.wrong)
+                        .sum();
+                    let minflt = median_over(d, host, skew, c, scheme, |r| {
+                        let k = r.kernel_minflt? as f64;
+                        (r.faults > 0).then(|| k / r.faults as f64)
+                    })
+                    .map_or("-".into(), |x| format!("{:.3}", x.median));
+                    let _ = write!(
+                        s,
+                        "<tr><td>{}</td>{cells}<td>{free}</td><td{}>{wrong}</td><td>{minflt}</td></tr>",
+                        esc(&d.label(host, scheme)),
+                        if wrong > 0 { " class=\"bad\"" } else { "" }
+                    );
+                }
+                s.push_str("</table>");
+            }
+        }
+    }
+    s
+}
+
+/// Write `dir/index.html` from `data`, `metas` and the drawn `svgs` (inlined).
+pub fn write_report(
+    d: &Data<'_>,
+    metas: &[Meta],
+    svgs: &[PathBuf],
+    dir: &Path,
+) -> Result<PathBuf, CliError> {
+    let mut h = String::from(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>vma-bench report</title><style>\
+         body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}\
+         table{border-collapse:collapse;margin:0.5em 0;font-size:13px}\
+         td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}\
+         th{background:#eee}td:first-child{text-align:left}.meta td{text-align:left}\
+         .bad{background:#fbb}figure{margin:1em 0}svg{max-width:100%;height:auto}\
+         </style></head><body><h1>vma-bench report</h1>",
+    );
+    h.push_str(
+        "<p>Page-fault VMA lookup (<code>lock_vma_under_rcu</code>) under mmap/munmap churn, per \
+         reclamation scheme. Every fault checks its answer; <b>wrong</b> must be 0. \
+         <code>linux</code> is the real kernel of the machine: one process is one mm (its rows have \
+         mms = 1), and its free calls, reader outcomes and unreclaimed objects are not observable from \
+         user space (empty in the CSV, left out of those plots); its <code>kernel_minflt</code> column \
+         is the kernel's own count of the faults.</p><h2>Findings</h2><ul>",
+    );
+    for f in findings(d) {
+        let _ = write!(h, "<li>{}</li>", esc(&f));
+    }
+    h.push_str("</ul><h2>Machine and parameters</h2>");
+    if metas.is_empty() {
+        h.push_str("<p>No metadata file was found beside the CSV.</p>");
+    }
+    for m in metas {
+        h.push_str(&meta_table(m));
+    }
+    h.push_str("<h2>Summary</h2><p>Medians over repetitions; x leak is the ratio to the no-reclamation \
+                scheme at the same point; free calls / unmap and kernel minflt / fault are medians over \
+                the rows of that churn rate.</p>");
+    h.push_str(&summary_tables(d));
+    h.push_str("<h2>Plots</h2>");
+    for p in svgs {
+        let svg = std::fs::read_to_string(p)
+            .map_err(|e| CliError(format!("cannot read '{}': {e}", p.display())))?;
+        // Inline the SVG element itself (no XML declaration inside HTML).
+        let start = svg.find("<svg").unwrap_or(0);
+        let name = p
+            .file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+        let _ = write!(
+            h,
+            "<figure>{}<figcaption>{}</figcaption></figure>",
+            &svg[start..],
+            esc(&name)
+        );
+    }
+    h.push_str("</body></html>\n");
+    let path = dir.join("index.html");
+    write_atomically(&path, h.as_bytes())?;
+    Ok(path)
+}
+
+/// Read `csvs`, draw every plot into `dir` and write the report there. Returns
+/// the report's path.
+pub fn plot_files(csvs: &[PathBuf], dir: &Path) -> Result<PathBuf, CliError> {
+    let (rows, metas) = crate::results::read(csvs)?;
+    let data = Data::new(&rows, &metas);
+    let svgs = draw_all(&data, dir)?;
+    write_report(&data, &metas, &svgs, dir)
+}
+
+/// `vma-bench plot FILE.csv [FILE.csv ...] [--out DIR]`.
+pub fn plot_command(args: &[String], out: &mut dyn std::io::Write) -> Result<(), CliError> {
+    let mut csvs = Vec::new();
+    let mut dir = PathBuf::from("plots");
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => match it.next() {
+                Some(d) => dir = d.into(),
+                None => return Err(CliError("--out needs a value".into())),
+            },
+            s if s.starts_with("--") => {
+                return Err(CliError(format!("plot: unknown option '{s}'")));
+            }
+            f => csvs.push(PathBuf::from(f)),
+        }
+    }
+    if csvs.is_empty() {
+        return Err(CliError(
+            "plot needs at least one CSV file (e.g. results/latest.csv)".into(),
+        ));
+    }
+    let report = plot_files(&csvs, &dir)?;
+    writeln!(out, "{}", report.display()).map_err(|e| CliError(format!("writing output: {e}")))
+}
