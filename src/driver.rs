@@ -247,9 +247,11 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
             );
         }
         if !cfg.warmup.is_zero() {
+            // Before the phase change: the lookup's interval must cover every
+            // measured operation (it may include a few warm-up ones).
+            lookup.measured(Edge::Start);
             // Relaxed: see the workers' loop.
             phase.store(MEASURE, Ordering::Relaxed);
-            lookup.measured(Edge::Start);
         }
         let base = sum();
         let t0 = Instant::now();
