@@ -65,19 +65,26 @@ pub fn read_csv(path: &Path) -> Result<Vec<Row>, CliError> {
         )));
     }
     let mut rows = Vec::new();
-    for (i, rec) in reader.deserialize::<Row>().enumerate() {
-        // Line of the record: its position when known (quoted newlines), else
-        // the header's line plus its index.
-        let row = rec.map_err(|e| {
-            let line = e.position().map_or(i as u64 + 2, |p| p.line());
+    for (i, rec) in reader.records().enumerate() {
+        // The record's line when known, else the header's line plus its index.
+        let fallback = i as u64 + 2;
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(fallback, |p| p.line());
             CliError(format!("'{name}' line {line}: {}", one_line(&e)))
         })?;
-        if row.threads == 0 || !row.faults_per_sec.is_finite() || row.faults_per_sec < 0.0 {
+        let line = rec.position().map_or(fallback, |p| p.line());
+        let row: Row = rec
+            .deserialize(Some(&header))
+            .map_err(|e| CliError(format!("'{name}' line {line}: {}", one_line(&e))))?;
+        if row.threads == 0
+            || !row.faults_per_sec.is_finite()
+            || row.faults_per_sec < 0.0
+            || !row.churn_pct.is_finite()
+            || !(0.0..=100.0).contains(&row.churn_pct)
+        {
             return Err(CliError(format!(
-                "'{name}' line {}: threads {} and faults_per_sec {} are not a run's",
-                i + 2,
-                row.threads,
-                row.faults_per_sec
+                "'{name}' line {line}: threads {}, churn_pct {} and faults_per_sec {} are not a run's",
+                row.threads, row.churn_pct, row.faults_per_sec
             )));
         }
         rows.push(row);
@@ -96,8 +103,12 @@ fn one_line(e: &dyn std::fmt::Display) -> String {
 mod tests {
     use super::*;
 
+    fn test_dir() -> PathBuf {
+        std::env::temp_dir().join(format!("vma-bench-results-{}", std::process::id()))
+    }
+
     fn write(name: &str, text: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("vma-bench-results-{}", std::process::id()));
+        let dir = test_dir();
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
@@ -125,7 +136,7 @@ mod tests {
         let pa = write("a.csv", &csv_of(std::slice::from_ref(&a)));
         let pb = write("b.csv", &csv_of(&[b.clone(), b.clone()]));
         let (rows, metas) = read(&[pa, pb]).unwrap();
-        assert_eq!(rows, vec![a, b.clone(), b.clone()]);
+        assert_eq!(rows, vec![a.clone(), b.clone(), b.clone()]);
         assert!(metas.is_empty());
 
         let foreign = write("foreign.csv", "name,value\nx,1\n");
@@ -147,6 +158,24 @@ mod tests {
         assert!(e.contains("bad.csv' line 4"), "{e}");
         assert!(!e.contains('\n'));
 
+        let mut lines: Vec<String> = csv_of(&[a.clone(), a.clone()])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        // A well-formed line whose churn is no percentage (line 3).
+        lines[2] = lines[2].replacen(",0.0,", ",250.0,", 1);
+        let odd = write("odd.csv", &(lines.join("\n") + "\n"));
+        let e = read(&[odd]).unwrap_err().0;
+        assert!(e.contains("odd.csv' line 3") && e.contains("250"), "{e}");
+        let short = write("short.csv", &(csv_of(std::slice::from_ref(&a)) + "1,2\n"));
+        let e = read(&[short]).unwrap_err().0;
+        assert!(e.contains("short.csv' line 3"), "{e}");
+
+        let json = write("meta.csv", &csv_of(&[a]));
+        write("meta.json", "{not json");
+        let e = read(&[json]).unwrap_err().0;
+        assert!(e.contains("meta.json"), "{e}");
+
         let empty = write("empty.csv", "");
         assert!(read(&[empty]).unwrap_err().0.contains("empty"));
         let missing = std::env::temp_dir().join("no-such-vma-bench.csv");
@@ -154,5 +183,6 @@ mod tests {
             .unwrap_err()
             .0
             .contains("no-such-vma-bench.csv"));
+        std::fs::remove_dir_all(test_dir()).unwrap();
     }
 }
