@@ -6,24 +6,42 @@
 //! logarithmic axis is drawn as log10 of the values on a linear axis, labelled
 //! with the values; zeros, which a log axis cannot show, sit on a marked floor.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rayon::prelude::*;
 
 use crate::cli::CliError;
 use crate::meta::Meta;
 use crate::run::Row;
-use crate::stats::{faults_per_sec, per_fault, points, summarize, Key, Summary};
+use crate::stats::{faults_per_sec, per_fault, summarize, Key, Summary};
 use crate::sweep::write_atomically;
+
+/// Read and merge saved CSV files (several machines' rows are told apart by
+/// `host`) and the metadata `<stem>.json` beside each one where present.
+/// Anything that is not a vma-bench results file is refused with one line naming
+/// the file and the line.
+pub fn read_csvs(paths: &[PathBuf]) -> Result<(Vec<Row>, Vec<Meta>), CliError> {
+    crate::results::read(paths)
+}
 
 /// What the figures are drawn from.
 pub struct Data<'a> {
     rows: &'a [Row],
-    points: std::collections::BTreeMap<Key, Vec<&'a Row>>,
-    /// Every host, in order.
+    /// Points keyed with their origin in place of the host.
+    points: BTreeMap<Key, Vec<&'a Row>>,
+    /// The one (mms, slots) of each (origin, scheme).
+    setup: BTreeMap<(String, String), (usize, usize)>,
+    /// The host of each origin.
+    host_of: BTreeMap<String, String>,
+    /// The cores of each host that has metadata.
+    cores_of_host: BTreeMap<String, usize>,
+    /// Every origin of a series, in order: a host, or `host [M mms, S slots]`
+    /// when one scheme of that host was run with several address-space setups
+    /// (so that a point never mixes setups).
     pub hosts: Vec<String>,
     /// Every scheme present, in `SchemeId::ALL` order (unknown names last).
     pub schemes: Vec<String>,
@@ -33,14 +51,46 @@ pub struct Data<'a> {
     pub churn: Vec<u64>,
     /// Every skew, `uniform` first.
     pub skews: Vec<String>,
-    /// The CPUs of the machine that ran the sweep (from the metadata, else this one).
+    /// The fewest CPUs among the machines (from their metadata, else this
+    /// machine's).
     pub cores: usize,
 }
 
 impl<'a> Data<'a> {
-    /// Group `rows`; `metas` give the cores.
+    /// Group `rows`; `metas` give the cores of their hosts.
     pub fn new(rows: &'a [Row], metas: &[Meta]) -> Data<'a> {
-        let points = points(rows);
+        let mut setups: BTreeMap<(&str, &str), BTreeSet<(usize, usize)>> = BTreeMap::new();
+        for r in rows {
+            setups
+                .entry((r.host.as_str(), r.scheme.as_str()))
+                .or_default()
+                .insert((r.mms, r.slots));
+        }
+        let split: BTreeSet<&str> = setups
+            .iter()
+            .filter(|(_, v)| v.len() > 1)
+            .map(|((h, _), _)| *h)
+            .collect();
+        let origin = |r: &Row| {
+            if split.contains(r.host.as_str()) {
+                format!("{} [{} mms, {} slots]", r.host, r.mms, r.slots)
+            } else {
+                r.host.clone()
+            }
+        };
+        let mut points: BTreeMap<Key, Vec<&Row>> = BTreeMap::new();
+        let mut setup = BTreeMap::new();
+        let mut host_of = BTreeMap::new();
+        for r in rows {
+            let o = origin(r);
+            setup.insert((o.clone(), r.scheme.clone()), (r.mms, r.slots));
+            host_of.insert(o.clone(), r.host.clone());
+            let key = Key {
+                host: o,
+                ..Key::of(r)
+            };
+            points.entry(key).or_default().push(r);
+        }
         let set = |f: &dyn Fn(&Key) -> String| -> Vec<String> {
             let s: BTreeSet<String> = points.keys().map(f).collect();
             s.into_iter().collect()
@@ -58,21 +108,41 @@ impl<'a> Data<'a> {
         skews.sort_by_key(|s| (s != "uniform", s.clone()));
         let threads: BTreeSet<usize> = points.keys().map(|k| k.threads).collect();
         let churn: BTreeSet<u64> = points.keys().map(|k| k.churn_milli).collect();
-        let cores = metas
-            .iter()
-            .map(|m| m.cores)
-            .max()
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        Data {
+        let mut cores_of_host: BTreeMap<String, usize> = BTreeMap::new();
+        for m in metas {
+            let c = cores_of_host.entry(m.host.clone()).or_insert(m.cores);
+            *c = (*c).max(m.cores);
+        }
+        let mut data = Data {
             rows,
             points,
+            setup,
+            host_of,
+            cores_of_host,
             hosts,
             schemes,
             threads: threads.into_iter().collect(),
             churn: churn.into_iter().collect(),
             skews,
-            cores,
-        }
+            cores: 1,
+        };
+        data.cores = data
+            .hosts
+            .iter()
+            .map(|o| data.cores_of(o))
+            .min()
+            .unwrap_or_else(this_machines_cores);
+        data
+    }
+
+    /// The CPUs of the machine behind an origin: from its metadata, else this
+    /// machine's.
+    pub fn cores_of(&self, origin: &str) -> usize {
+        self.host_of
+            .get(origin)
+            .and_then(|h| self.cores_of_host.get(h))
+            .copied()
+            .unwrap_or_else(this_machines_cores)
     }
 
     /// The rows.
@@ -80,10 +150,15 @@ impl<'a> Data<'a> {
         self.rows
     }
 
-    /// The rows of one point.
+    /// The rows of one point (`host` is an origin of `hosts`).
     pub fn at(&self, host: &str, skew: &str, churn: u64, threads: usize, scheme: &str) -> &[&Row] {
+        let Some(&(mms, slots)) = self.setup.get(&(host.to_string(), scheme.to_string())) else {
+            return &[];
+        };
         let key = Key {
             host: host.into(),
+            mms,
+            slots,
             skew: skew.into(),
             churn_milli: churn,
             threads,
@@ -122,6 +197,10 @@ impl<'a> Data<'a> {
             .or_else(|| self.threads.first().copied())
             .unwrap_or(1)
     }
+}
+
+fn this_machines_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn threads_label(t: usize) -> String {
@@ -164,8 +243,8 @@ struct Panel {
     /// Draw log10 of the values; zeros on the floor.
     log: bool,
     series: Vec<Series>,
-    /// Where to mark the cores (an x position), on thread axes.
-    cores_at: Option<(f64, usize)>,
+    /// Where to mark the cores (x position, label), on thread axes.
+    cores_at: Vec<(f64, String)>,
 }
 
 /// The floor of a log axis, in decades below the smallest non-zero value.
@@ -270,20 +349,33 @@ where
             )))
             .map_err(err)?;
     }
-    if let Some((at, cores)) = p.cores_at {
+    for (i, (at, label)) in p.cores_at.iter().enumerate() {
+        let red = RGBColor(200, 0, 0);
         chart
             .draw_series(DashedLineSeries::new(
-                [(at, y_lo), (at, y_hi)],
+                [(*at, y_lo), (*at, y_hi)],
                 6,
                 4,
-                RGBColor(200, 0, 0).mix(0.6).stroke_width(1),
+                red.mix(0.6).stroke_width(1),
             ))
             .map_err(err)?;
+        // Right of the line in the left half of the panel, else left of it;
+        // several machines' marks one under the other.
+        let h = if *at < (n as f64 - 1.0) / 2.0 {
+            HPos::Left
+        } else {
+            HPos::Right
+        };
+        let style = ("sans-serif", 11)
+            .into_font()
+            .color(&red)
+            .pos(Pos::new(h, VPos::Top));
+        let y_at = y_hi - (y_hi - y_lo) * (0.01 + 0.05 * i as f64);
         chart
             .draw_series(std::iter::once(Text::new(
-                format!("cores = {cores}"),
-                (at, y_hi),
-                ("sans-serif", 11).into_font().color(&RGBColor(200, 0, 0)),
+                format!(" {label} "),
+                (*at, y_at),
+                style,
             )))
             .map_err(err)?;
     }
@@ -380,17 +472,25 @@ impl Figure {
     }
 }
 
-/// The x position of `cores` on an axis of `threads` (between neighbours on a
-/// log scale; None outside the axis).
-fn cores_position(threads: &[usize], cores: usize) -> Option<(f64, usize)> {
-    let c = cores as f64;
-    for (i, w) in threads.windows(2).enumerate() {
-        let (a, b) = (w[0] as f64, w[1] as f64);
-        if (a..=b).contains(&c) {
-            return Some((i as f64 + (c / a).log2() / (b / a).log2(), cores));
-        }
+/// The x position of `cores` on a categorical axis of `threads` (ascending,
+/// each position one step): between neighbours on a log2 scale, or at the
+/// nearest edge of the panel, labelled as beyond the axis, when outside it.
+fn cores_position(threads: &[usize], cores: usize) -> Option<(f64, &'static str)> {
+    let (&first, &last) = (threads.first()?, threads.last()?);
+    if cores < first {
+        return Some((-0.45, " (left of the axis)"));
     }
-    (threads.len() == 1 && threads[0] == cores).then_some((0.0, cores))
+    if cores > last {
+        return Some((threads.len() as f64 - 0.55, " (right of the axis)"));
+    }
+    if let Some(i) = threads.iter().position(|&t| t == cores) {
+        return Some((i as f64, ""));
+    }
+    let c = cores as f64;
+    threads.windows(2).enumerate().find_map(|(i, w)| {
+        let (a, b) = (w[0] as f64, w[1] as f64);
+        (a < c && c < b).then(|| (i as f64 + (c / a).log2() / (b / a).log2(), ""))
+    })
 }
 
 /// Which value a series plots.
@@ -468,6 +568,42 @@ impl Data<'_> {
         out
     }
 
+    /// A caption's note when `t` threads are more than a machine's cores.
+    fn oversubscribed(&self, t: usize) -> &'static str {
+        let over = self.hosts.iter().filter(|o| t > self.cores_of(o)).count();
+        match over {
+            0 => "",
+            n if n == self.hosts.len() => " (oversubscribed)",
+            _ => " (oversubscribed on some machines)",
+        }
+    }
+
+    /// The marks of the machines' cores on a thread axis: one per distinct
+    /// count, naming the hosts when they differ.
+    fn cores_marks(&self) -> Vec<(f64, String)> {
+        let mut by_cores: BTreeMap<usize, BTreeSet<&str>> = BTreeMap::new();
+        for o in &self.hosts {
+            let host = self.host_of.get(o).map_or(o.as_str(), String::as_str);
+            by_cores.entry(self.cores_of(o)).or_default().insert(host);
+        }
+        let several = by_cores.len() > 1;
+        by_cores
+            .iter()
+            .filter_map(|(&c, hosts)| {
+                let (x, beyond) = cores_position(&self.threads, c)?;
+                let on = if several {
+                    format!(
+                        " ({})",
+                        hosts.iter().copied().collect::<Vec<_>>().join(", ")
+                    )
+                } else {
+                    String::new()
+                };
+                Some((x, format!("cores = {c}{on}{beyond}")))
+            })
+            .collect()
+    }
+
     fn thread_panel(&self, caption: String, y_desc: &str, log: bool, series: Vec<Series>) -> Panel {
         Panel {
             caption,
@@ -476,7 +612,7 @@ impl Data<'_> {
             y_desc: y_desc.into(),
             log,
             series,
-            cores_at: cores_position(&self.threads, self.cores),
+            cores_at: self.cores_marks(),
         }
     }
 
@@ -488,7 +624,7 @@ impl Data<'_> {
             y_desc: y_desc.into(),
             log,
             series,
-            cores_at: None,
+            cores_at: Vec::new(),
         }
     }
 
@@ -530,15 +666,7 @@ impl Data<'_> {
                     .iter()
                     .map(|&t| {
                         self.churn_panel(
-                            format!(
-                                "{}{}",
-                                threads_label(t),
-                                if t > self.cores {
-                                    " (oversubscribed)"
-                                } else {
-                                    ""
-                                }
-                            ),
+                            format!("{}{}", threads_label(t), self.oversubscribed(t)),
                             "M faults/s (log scale)",
                             true,
                             self.over_churn(skew, t, mfps, false),
@@ -633,9 +761,15 @@ impl Data<'_> {
     }
 }
 
-/// Draw every figure of `data` into `dir` in parallel, each written atomically.
-/// Returns the files written.
-pub fn draw_all(data: &Data<'_>, dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+/// Draw every figure of `rows` (and the cores from `metas`) into `dir` in
+/// parallel, one rayon task per SVG, each written to a temporary name in `dir`
+/// and renamed. Returns the files written.
+pub fn draw_all(rows: &[Row], metas: &[Meta], dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+    draw_data(&Data::new(rows, metas), dir)
+}
+
+/// [`draw_all`] for rows already grouped.
+pub fn draw_data(data: &Data<'_>, dir: &Path) -> Result<Vec<PathBuf>, CliError> {
     std::fs::create_dir_all(dir).map_err(|e| {
         CliError(format!(
             "cannot create output folder '{}': {e}",
@@ -648,7 +782,7 @@ pub fn draw_all(data: &Data<'_>, dir: &Path) -> Result<Vec<PathBuf>, CliError> {
         .map(|f| {
             let svg = f
                 .render()
-                .map_err(|e| CliError(format!("drawing {}: {e}", f.file)))?;
+                .map_err(|e| CliError(format!("drawing {}: {}", f.file, e.replace('\n', " "))))?;
             let path = dir.join(&f.file);
             write_atomically(&path, svg.as_bytes())?;
             Ok(path)
@@ -663,10 +797,15 @@ mod tests {
 
     #[test]
     fn cores_sit_between_thread_counts_on_a_log_scale() {
-        assert_eq!(cores_position(&[1, 2, 4, 8], 2), Some((1.0, 2)));
+        assert_eq!(cores_position(&[1, 2, 4, 8], 2), Some((1.0, "")));
         let (x, _) = cores_position(&[1, 2, 4, 8], 3).unwrap();
         assert!(x > 1.0 && x < 2.0, "{x}");
-        assert_eq!(cores_position(&[1, 2], 4), None);
+        // Beyond the axis: marked at its edge and said so.
+        let (x, beyond) = cores_position(&[1, 2], 4).unwrap();
+        assert!(x > 1.0 && x < 1.5 && beyond.contains("right"), "{x}");
+        let (x, beyond) = cores_position(&[4, 8], 2).unwrap();
+        assert!(x < 0.0 && x > -0.5 && beyond.contains("left"), "{x}");
+        assert_eq!(cores_position(&[], 2), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::CliError;
 use crate::meta::Meta;
-use crate::plot::{churn_label, draw_all, format_number, Data};
+use crate::plot::{churn_label, draw_data, format_number, read_csvs, Data};
 use crate::run::Row;
 use crate::stats::{faults_per_sec, summarize, Summary};
 use crate::sweep::write_atomically;
@@ -64,29 +64,60 @@ pub fn findings(d: &Data<'_>) -> Vec<String> {
             names.join(", ")
         ));
     }
-    let Some(host) = d.hosts.first() else {
-        return out;
-    };
+    for host in &d.hosts {
+        let pre = if d.hosts.len() > 1 {
+            format!("On {host}: ")
+        } else {
+            String::new()
+        };
+        let first = out.len();
+        host_findings(d, host, &mut out);
+        for f in &mut out[first..] {
+            f.insert_str(0, &pre);
+        }
+    }
+    let (mut within, mut over) = (Vec::new(), Vec::new());
+    for (k, rs) in d.points() {
+        if let Some(s) = summarize(rs, faults_per_sec).filter(|s| s.n > 1) {
+            if k.threads <= d.cores_of(&k.host) {
+                within.push(s.spread());
+            } else {
+                over.push(s.spread());
+            }
+        }
+    }
+    let med = |v: Vec<f64>| Summary::of(v).map(|s| s.median * 100.0);
+    if let Some(w) = med(within) {
+        out.push(format!(
+            "Run-to-run spread, (max - min) / median over repetitions, median over points: {w:.1}% with \
+             threads <= cores{}.",
+            med(over).map_or(String::new(), |o| format!(", {o:.1}% oversubscribed"))
+        ));
+    }
+    out
+}
+
+/// The sentences about one origin's rows.
+fn host_findings(d: &Data<'_>, host: &str, out: &mut Vec<String>) {
     let uniform = d.skews.first().map_or("uniform", String::as_str);
     let top = d.churn.last().copied().unwrap_or(0);
     let t = d.threads_at_cores();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     let per_k = |s: &str| {
-        median_over(d, host, uniform, top, s, |r| r.free_calls_per_unmap).map(|x| x.median * 1000.0)
+        summarize(d.at(host, uniform, top, t, s), |r| r.free_calls_per_unmap)
+            .map(|x| x.median * 1000.0)
     };
-    if let (Some(ts), Some(rcu)) = (per_k("typesafe"), per_k("rcu-epoch")) {
-        if top > 0 {
-            out.push(format!(
-                "At {} churn, typesafe made {:.0} free calls per 1000 unmaps against rcu-epoch's {:.0}: \
-                 it saved {:.0} call_rcu-style deferrals per thousand unmaps.",
-                churn_label(top),
-                ts,
-                rcu,
-                rcu - ts
-            ));
-        }
+    if let (Some(ts), Some(rcu), true) = (per_k("typesafe"), per_k("rcu-epoch"), top > 0) {
+        out.push(format!(
+            "At {} churn and {t} thread{}, typesafe made {ts:.0} free calls per 1000 unmaps against \
+             rcu-epoch's {rcu:.0} (medians over repetitions): it saved {:.0} per thousand unmaps.",
+            churn_label(top),
+            plural(t),
+            rcu - ts
+        ));
     }
     if let Some(&t1) = d.threads.first() {
-        if let Some(leak) = median_fps(d, host, uniform, 0, t1, "leak") {
+        if let Some(leak) = median_fps(d, host, uniform, 0, t1, "leak").filter(|&l| l > 0.0) {
             let parts: Vec<String> = ["typesafe", "rcu-epoch", "rcu-seize", "hazard", "rwlock"]
                 .iter()
                 .filter_map(|s| {
@@ -95,41 +126,52 @@ pub fn findings(d: &Data<'_>) -> Vec<String> {
                 .collect();
             if !parts.is_empty() {
                 out.push(format!(
-                    "Read-only at {t1} thread{}, against leak's {:.1} M faults/s (the no-reclamation ceiling): {}.",
-                    if t1 == 1 { "" } else { "s" },
+                    "Read-only at {t1} thread{}, against leak's {:.2} M faults/s (the no-reclamation \
+                     ceiling), medians reach: {}.",
+                    plural(t1),
                     leak / 1e6,
                     parts.join(", ")
                 ));
             }
         }
     }
-    if let (Some(&t1), Some(c)) = (d.threads.first(), d.churn.iter().find(|&&c| c > 0)) {
-        if let (Some(a), Some(b), Some(ts)) = (
-            median_fps(d, host, uniform, *c, t1, "rwlock"),
-            median_fps(d, host, uniform, *c, t, "rwlock"),
-            median_fps(d, host, uniform, *c, t, "typesafe"),
+    if let (Some(&t1), Some(&c)) = (d.threads.first(), d.churn.iter().find(|&&c| c > 0)) {
+        if let (Some(a), Some(b), Some(ts), true) = (
+            median_fps(d, host, uniform, c, t1, "rwlock"),
+            median_fps(d, host, uniform, c, t, "rwlock"),
+            median_fps(d, host, uniform, c, t, "typesafe"),
+            t > t1,
         ) {
-            if t > t1 {
-                out.push(format!(
-                    "The mm-wide lock does not scale: at {} churn rwlock goes from {:.1} M faults/s at {t1} \
-                     thread to {:.1} at {t} threads, where typesafe makes {:.1} ({:.1}x rwlock).",
-                    churn_label(*c),
-                    a / 1e6,
-                    b / 1e6,
-                    ts / 1e6,
-                    ts / b
-                ));
-            }
+            let how = if b < a {
+                "The mm-wide lock does not scale"
+            } else {
+                "The mm-wide lock"
+            };
+            out.push(format!(
+                "{how}: at {} churn rwlock's median goes from {:.2} M faults/s at {t1} thread{} to \
+                 {:.2} at {t} threads, where typesafe makes {:.2}{}.",
+                churn_label(c),
+                a / 1e6,
+                plural(t1),
+                b / 1e6,
+                ts / 1e6,
+                if b > 0.0 {
+                    format!(" ({:.1}x rwlock)", ts / b)
+                } else {
+                    String::new()
+                }
+            ));
         }
     }
     if d.skews.iter().any(|s| s == "hot") {
         if let (Some(u), Some(h)) = (
-            median_fps(d, host, uniform, 0, t, "typesafe"),
+            median_fps(d, host, uniform, 0, t, "typesafe").filter(|&u| u > 0.0),
             median_fps(d, host, "hot", 0, t, "typesafe"),
         ) {
             out.push(format!(
-                "Hot skew (all threads fault in one mapping per mm, one shared refcount per VMA): \
-                 read-only typesafe at {t} threads makes {:.1} M faults/s, {:.2}x its uniform {:.1}.",
+                "Hot skew: read-only typesafe at {t} thread{} makes {:.2} M faults/s (median), {:.2}x \
+                 its {uniform} {:.2}.",
+                plural(t),
                 h / 1e6,
                 h / u,
                 u / 1e6
@@ -145,56 +187,57 @@ pub fn findings(d: &Data<'_>) -> Vec<String> {
     if let (Some(&tmax), true) = (d.threads.last(), top > 0) {
         if tmax > t {
             if let (Some(a), Some(b)) = (peak("rcu-epoch", t), peak("rcu-epoch", tmax)) {
+                let how = if b > a {
+                    "Oversubscription delays grace periods"
+                } else {
+                    "Oversubscription"
+                };
                 out.push(format!(
-                    "Oversubscription delays grace periods: at {} churn rcu-epoch's peak of removed-but-not-freed \
-                     VMAs is {} at {t} threads and {} at {tmax}; typesafe's is {}.",
+                    "{how}: at {} churn the median peak of rcu-epoch's removed-but-not-freed VMAs is \
+                     {} at {t} thread{} and {} at {tmax}; typesafe's is {}.",
                     churn_label(top),
                     format_number(a),
+                    plural(t),
                     format_number(b),
                     peak("typesafe", tmax).map_or("-".into(), format_number)
                 ));
             }
         }
     }
-    let (mut within, mut over) = (Vec::new(), Vec::new());
-    for (k, rs) in d.points() {
-        if let Some(s) = summarize(rs, faults_per_sec).filter(|s| s.n > 1) {
-            if k.threads <= d.cores {
-                within.push(s.spread());
-            } else {
-                over.push(s.spread());
-            }
-        }
-    }
-    let med = |v: Vec<f64>| Summary::of(v).map(|s| s.median * 100.0);
-    if let Some(w) = med(within) {
-        out.push(format!(
-            "Run-to-run spread, (max - min) / median over repetitions, median over points: {w:.1}% with \
-             threads <= cores{}.",
-            med(over).map_or(String::new(), |o| format!(", {o:.1}% oversubscribed"))
-        ));
-    }
-    let kernel: Vec<&Row> = rows.iter().filter(|r| r.scheme == "linux").collect();
+    let kernel: Vec<&Row> = d
+        .points()
+        .filter(|(k, _)| k.host == host && k.scheme == "linux")
+        .flat_map(|(_, rs)| rs.iter().copied())
+        .collect();
     if let Some(ratio) = Summary::of(
         kernel
             .iter()
             .filter(|r| r.faults > 0)
             .filter_map(|r| r.kernel_minflt.map(|k| k as f64 / r.faults as f64)),
     ) {
-        let one = median_fps(d, host, uniform, 0, 1, "linux");
+        let one = d
+            .threads
+            .first()
+            .and_then(|&t1| Some((t1, median_fps(d, host, uniform, 0, t1, "linux")?)));
+        let verdict = if ratio.min >= 1.0 {
+            "at least one kernel fault for every harness fault in every run"
+        } else {
+            "fewer kernel faults than harness faults in some runs"
+        };
         out.push(format!(
-            "The real kernel (linux, one process = one mm){}: the kernel counted {:.3}-{:.3} minor faults per \
-             harness fault (median {:.3}), so every fault was a real one.",
-            one.map_or(String::new(), |v| format!(
-                " makes {:.2} M faults/s read-only at 1 thread",
-                v / 1e6
+            "The real kernel (linux, one process = one mm){}: the kernel counted {:.3} to {:.3} minor \
+             faults per harness fault over {} runs (median {:.3}): {verdict}.",
+            one.map_or(String::new(), |(t1, v)| format!(
+                " makes {:.2} M faults/s read-only at {t1} thread{} (median)",
+                v / 1e6,
+                plural(t1)
             )),
             ratio.min,
             ratio.max,
+            ratio.n,
             ratio.median
         ));
     }
-    out
 }
 
 fn meta_table(m: &Meta) -> String {
@@ -348,8 +391,20 @@ fn summary_tables(d: &Data<'_>) -> String {
     s
 }
 
-/// Write `dir/index.html` from `data`, `metas` and the drawn `svgs` (inlined).
+/// Write `dir/index.html`, one self-contained file: the metadata, a summary
+/// table per churn rate and skew, the findings computed from `rows`, and the
+/// drawn `svgs` inlined. Written to a temporary name in `dir`, then renamed.
 pub fn write_report(
+    rows: &[Row],
+    metas: &[Meta],
+    svgs: &[PathBuf],
+    dir: &Path,
+) -> Result<PathBuf, CliError> {
+    report_data(&Data::new(rows, metas), metas, svgs, dir)
+}
+
+/// [`write_report`] for rows already grouped.
+pub fn report_data(
     d: &Data<'_>,
     metas: &[Meta],
     svgs: &[PathBuf],
@@ -411,10 +466,10 @@ pub fn write_report(
 /// Read `csvs`, draw every plot into `dir` and write the report there. Returns
 /// the report's path.
 pub fn plot_files(csvs: &[PathBuf], dir: &Path) -> Result<PathBuf, CliError> {
-    let (rows, metas) = crate::results::read(csvs)?;
+    let (rows, metas) = read_csvs(csvs)?;
     let data = Data::new(&rows, &metas);
-    let svgs = draw_all(&data, dir)?;
-    write_report(&data, &metas, &svgs, dir)
+    let svgs = draw_data(&data, dir)?;
+    report_data(&data, &metas, &svgs, dir)
 }
 
 /// `vma-bench plot FILE.csv [FILE.csv ...] [--out DIR]`.

@@ -5,11 +5,16 @@ use std::collections::BTreeMap;
 
 use crate::run::Row;
 
-/// One configuration of the grid, on one host.
+/// One configuration of the grid, on one host: the rows of a point are its
+/// repetitions.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key {
     /// Host.
     pub host: String,
+    /// Address spaces.
+    pub mms: usize,
+    /// Mappings per address space.
+    pub slots: usize,
     /// Skew.
     pub skew: String,
     /// Churn in thousandths of a percent (a total order for a float).
@@ -25,6 +30,8 @@ impl Key {
     pub fn of(row: &Row) -> Key {
         Key {
             host: row.host.clone(),
+            mms: row.mms,
+            slots: row.slots,
             skew: row.skew.clone(),
             churn_milli: (row.churn_pct * 1000.0).round() as u64,
             threads: row.threads,
@@ -122,5 +129,38 @@ mod tests {
         assert_eq!(even.median, 2.5);
         assert_eq!(Summary::of([f64::NAN]), None);
         assert_eq!(Summary::of([0.0, 0.0]).unwrap().spread(), 0.0);
+    }
+
+    #[test]
+    fn a_point_is_every_repetition_of_one_configuration() {
+        let row = |host: &str, mms: usize, rep: u32, fps: f64| Row {
+            host: host.into(),
+            mms,
+            rep,
+            faults_per_sec: fps,
+            ..Row::example("typesafe", 2, 10.0)
+        };
+        let rows = [
+            row("a", 4, 0, 100.0),
+            row("a", 4, 1, 300.0),
+            row("a", 4, 2, 200.0),
+            row("a", 8, 0, 50.0),
+            row("b", 4, 0, 70.0),
+        ];
+        let p = points(&rows);
+        assert_eq!(p.len(), 3, "host and mms tell points apart");
+        let key = Key::of(&rows[0]);
+        assert_eq!((key.churn(), key.threads), (10.0, 2));
+        let s = summarize(&p[&key], faults_per_sec).unwrap();
+        assert_eq!((s.median, s.min, s.max, s.n), (200.0, 100.0, 300.0, 3));
+        assert_eq!(s.spread(), 1.0);
+        let other = summarize(&p[&Key::of(&rows[3])], faults_per_sec).unwrap();
+        assert_eq!((other.median, other.n), (50.0, 1));
+        let mut no_faults = row("a", 4, 0, 0.0);
+        no_faults.lock_abort = Some(3);
+        assert_eq!(per_fault(no_faults.lock_abort, &no_faults), None);
+        no_faults.faults = 6;
+        assert_eq!(per_fault(no_faults.lock_abort, &no_faults), Some(0.5));
+        assert_eq!(per_fault(None, &no_faults), None);
     }
 }
