@@ -808,6 +808,74 @@ mod tests {
         assert_eq!(cores_position(&[], 2), None);
     }
 
+    fn row(host: &str, scheme: &str, mms: usize, threads: usize, fps: f64) -> Row {
+        Row {
+            host: host.into(),
+            mms,
+            faults_per_sec: fps,
+            ..Row::example(scheme, threads, 10.0)
+        }
+    }
+
+    #[test]
+    fn setups_and_hosts_are_told_apart_and_labelled() {
+        let rows = [
+            row("a", "typesafe", 2, 1, 10.0),
+            row("a", "typesafe", 8, 1, 20.0),
+            row("a", "linux", 1, 1, 5.0),
+            row("b", "typesafe", 2, 1, 30.0),
+            row("b", "typesafe", 2, 4, 40.0),
+        ];
+        let d = Data::new(&rows, &[]);
+        // Host a ran typesafe with two setups: its origins carry them.
+        assert_eq!(
+            d.hosts,
+            [
+                "a [1 mms, 1 slots]",
+                "a [2 mms, 1 slots]",
+                "a [8 mms, 1 slots]",
+                "b"
+            ]
+        );
+        let fps = |o: &str, t: usize, s: &str| {
+            d.at(o, "uniform", 10_000, t, s)
+                .iter()
+                .map(|r| r.faults_per_sec)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(fps("a [2 mms, 1 slots]", 1, "typesafe"), [10.0]);
+        assert_eq!(fps("a [8 mms, 1 slots]", 1, "typesafe"), [20.0]);
+        assert_eq!(fps("b", 4, "typesafe"), [40.0]);
+        assert!(fps("b", 1, "linux").is_empty());
+        assert_eq!(d.label("b", "typesafe"), "typesafe @ b");
+        assert_eq!(
+            d.label("a [1 mms, 1 slots]", "linux"),
+            "linux (real kernel) @ a [1 mms, 1 slots]"
+        );
+        assert_eq!(d.schemes, ["typesafe", "linux"]);
+        assert_eq!(d.threads, [1, 4]);
+
+        // Cores come from each host's metadata; the thread axis marks both.
+        let meta = |host: &str, cores: usize| Meta {
+            host: host.into(),
+            cores,
+            ..Meta::default()
+        };
+        let d = Data::new(&rows, &[meta("a", 4), meta("b", 2)]);
+        assert_eq!((d.cores_of("a [8 mms, 1 slots]"), d.cores_of("b")), (4, 2));
+        assert_eq!(d.cores, 2);
+        assert_eq!(d.oversubscribed(4), " (oversubscribed on some machines)");
+        let marks = d.cores_marks();
+        assert_eq!(marks.len(), 2, "{marks:?}");
+        assert!(marks[0].1.starts_with("cores = 2 (b)"), "{marks:?}");
+        assert!(marks[1].1.starts_with("cores = 4 (a)"), "{marks:?}");
+        assert_eq!(marks[1].0, 1.0, "4 threads sit at position 1");
+
+        let one = Data::new(&rows[3..], &[]);
+        assert_eq!(one.label("b", "linux"), "linux (real kernel)");
+        assert_eq!(one.label("b", "typesafe"), "typesafe");
+    }
+
     #[test]
     fn numbers_are_short() {
         assert_eq!(format_number(1_500_000.0), "1.500M");

@@ -497,3 +497,63 @@ pub fn plot_command(args: &[String], out: &mut dyn std::io::Write) -> Result<(),
     let report = plot_files(&csvs, &dir)?;
     writeln!(out, "{}", report.display()).map_err(|e| CliError(format!("writing output: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(scheme: &str, threads: usize, churn: f64, fps: f64, free: Option<f64>) -> Row {
+        Row {
+            faults: 1000,
+            faults_per_sec: fps,
+            free_calls_per_unmap: free,
+            ..Row::example(scheme, threads, churn)
+        }
+    }
+
+    #[test]
+    fn findings_come_from_the_numbers_and_skip_what_is_missing() {
+        let mut rows = Vec::new();
+        for rep in 0..3 {
+            let f = 1.0 + rep as f64;
+            rows.extend([
+                row("leak", 1, 0.0, 100.0 * f, Some(0.0)),
+                row("typesafe", 1, 0.0, 90.0 * f, Some(0.0)),
+                row("rwlock", 1, 10.0, 50.0 * f, Some(1.0)),
+                row("rwlock", 2, 10.0, 20.0 * f, Some(1.0)),
+                row("typesafe", 2, 10.0, 80.0 * f, Some(0.0)),
+                row("rcu-epoch", 2, 10.0, 60.0 * f, Some(1.0)),
+            ]);
+        }
+        let meta = Meta {
+            host: "example".into(),
+            cores: 2,
+            ..Meta::default()
+        };
+        let d = Data::new(&rows, std::slice::from_ref(&meta));
+        let f = findings(&d);
+        let has = |s: &str| f.iter().any(|x| x.contains(s));
+        assert!(has("18 runs answered correctly"), "{f:?}");
+        assert!(
+            has("At 10% churn and 2 threads, typesafe made 0 free calls per 1000 unmaps against rcu-epoch's 1000"),
+            "{f:?}"
+        );
+        assert!(has("typesafe 0.90x"), "{f:?}");
+        // rwlock: median 100 at 1 thread, 40 at 2; typesafe 160 = 4.0x.
+        assert!(has("does not scale"), "{f:?}");
+        assert!(has("(4.0x rwlock)"), "{f:?}");
+        // spread of every point: (3 - 1) / 2 = 100%.
+        assert!(has("100.0% with threads <= cores"), "{f:?}");
+        assert!(!has("real kernel") && !has("Hot skew"), "{f:?}");
+
+        // Without rcu-epoch, no free-call comparison; a wrong answer is counted.
+        rows.retain(|r| r.scheme != "rcu-epoch");
+        rows[0].wrong = 2;
+        let f = findings(&Data::new(&rows, &[meta]));
+        assert!(!f.iter().any(|x| x.contains("free calls")), "{f:?}");
+        assert!(
+            f[0].starts_with("2 wrong answers in 1 of 15 runs, from: leak"),
+            "{f:?}"
+        );
+    }
+}

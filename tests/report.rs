@@ -82,13 +82,33 @@ fn a_tiny_sweep_gives_rows_plots_and_a_report_naming_every_scheme() {
             assert!(labels.contains(&label), "{file} has no series for {s}");
             shown += 1;
         }
-        // One line per scheme in every panel: solid polylines for the models.
+        // One legend entry per shown scheme in every panel, the same number
+        // for each, and at least one drawn line (polyline) per entry.
+        let entries: Vec<usize> = names
+            .iter()
+            .filter(|s| !(models_only && **s == "linux"))
+            .map(|s| {
+                let label = if *s == "linux" {
+                    "linux (real kernel)"
+                } else {
+                    s
+                };
+                labels.iter().filter(|l| **l == label).count()
+            })
+            .collect();
+        let panels = entries[0];
+        assert!(
+            panels >= 1 && entries.iter().all(|&n| n == panels),
+            "{file}: legend entries per scheme {entries:?}"
+        );
         let lines = doc
             .descendants()
             .filter(|n| n.has_tag_name("polyline"))
             .count();
-        let models = names.iter().filter(|s| **s != "linux").count();
-        assert!(lines >= models, "{file}: {lines} lines for {shown} schemes");
+        assert!(
+            lines >= shown * panels,
+            "{file}: {lines} lines for {shown} schemes in {panels} panels"
+        );
         assert!(
             labels.iter().any(|l| l.starts_with("cores = "))
                 || !file.contains("threads") && !file.contains("peak"),
@@ -104,7 +124,10 @@ fn a_tiny_sweep_gives_rows_plots_and_a_report_naming_every_scheme() {
             "report lacks {s}"
         );
     }
-    assert!(!html.contains("<img") && !html.contains("src=\"http"));
+    assert!(!html.contains("<img") && !html.contains("src="));
+    assert!(!html.contains("href=\"http") && !html.contains("<link"));
+    // Every plot inlined.
+    assert_eq!(html.matches("<svg").count(), svgs, "every SVG inlined");
     assert!(html.contains("wrong = 0 in every row"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
