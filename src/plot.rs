@@ -636,6 +636,12 @@ impl Data<'_> {
         } else {
             ""
         };
+        // Without churn nothing is unmapped or waits to be freed.
+        let no_churn_note = if self.churn.first() == Some(&0) {
+            " (0% churn left out: nothing is unmapped)"
+        } else {
+            ""
+        };
         let mut figs = Vec::new();
         for skew in &self.skews {
             figs.push(Figure {
@@ -708,7 +714,8 @@ impl Data<'_> {
             figs.push(Figure {
                 file: format!("peak_unreclaimed_{skew}.svg"),
                 title: format!(
-                    "Peak removed-but-not-freed VMAs against threads, {skew} skew (log){kernel_note}"
+                    "Peak removed-but-not-freed VMAs against threads, {skew} skew (log){}{kernel_note}",
+                    no_churn_note
                 ),
                 panels: self
                     .churn
@@ -730,7 +737,8 @@ impl Data<'_> {
         figs.push(Figure {
             file: "free_calls_per_unmap.svg".into(),
             title: format!(
-                "Deferred-free calls per unmap against churn, {uniform} skew (log){kernel_note}"
+                "Deferred-free calls per unmap against churn, {uniform} skew (log){}{kernel_note}",
+                no_churn_note
             ),
             panels: self
                 .threads
