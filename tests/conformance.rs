@@ -14,6 +14,7 @@ fn stress_config(seed: u64) -> RunConfig {
     RunConfig {
         threads: 4,
         churn_pct: 20.0,
+        exits_pct: 0.0,
         limit: Limit::faults(1_000_000),
         warmup: Duration::ZERO,
         skew: Skew::Uniform,
@@ -171,6 +172,7 @@ fn adversarial(twin: SchemeId, seed: u64, cap: u64) -> RunResult {
     let cfg = RunConfig {
         threads: 4,
         churn_pct: 20.0,
+        exits_pct: 0.0,
         limit: Limit {
             faults: Some(cap),
             first_wrong: true,
