@@ -413,6 +413,11 @@ mod tests {
     fn bad_values_name_themselves() {
         let e = run(&["run", "--scheme", "typesafe", "--threads", "0"]).unwrap_err();
         assert!(e.0.contains("--threads") && e.0.contains("'0'"), "{e}");
+        let e = run(&["run", "--scheme", "typesafe", "--exits", "-1"]).unwrap_err();
+        assert!(
+            e.0.contains("--exits") && e.0.contains("'-1'") && !e.0.contains('\n'),
+            "{e}"
+        );
         let e = run(&["run", "--scheme", "typesafe", "--churn", "101"]).unwrap_err();
         assert!(e.0.contains("'101'"), "{e}");
         let e = run(&["run", "--scheme", "typesafe", "--churn", "NaN"]).unwrap_err();
