@@ -31,6 +31,7 @@ fn spec(scheme: SchemeId, threads: usize, churn_pct: f64, limit: Limit) -> RunSp
         config: RunConfig {
             threads,
             churn_pct,
+            exits_pct: 0.0,
             limit,
             warmup: Duration::ZERO,
             skew: Skew::Uniform,

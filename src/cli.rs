@@ -44,10 +44,12 @@ run options (defaults in brackets):
   --scheme S        a name from `vma-bench schemes --all`
   --threads N       worker threads [number of CPUs]
   --churn PCT       percent of operations that replace a mapping, 0..=100 [0]
+  --exits PCT       percent of operations that are a process exit (its mm and VMAs
+                    freed) and a new mm in its place, 0..=100 [0]
   --duration SECS   measured seconds [1]
   --warmup SECS     unmeasured seconds before [0.1]
   --faults N        stop after N faults instead of after --duration
-  --until-wrong     also stop at the first wrong answer (to time a broken twin)
+  --until-wrong     also stop at the first wrong answer or error (to time a broken twin)
   --mms M           address spaces sharing the allocator [2; linux: 1, the only value]
   --slots K         mappings per address space [64]
   --skew K          uniform | hot [uniform]
@@ -76,6 +78,7 @@ fn parse_run(args: &[String]) -> Result<RunSpec, CliError> {
     let mut scheme = None;
     let mut threads = cores as u64;
     let mut churn = 0.0;
+    let mut exits = 0.0;
     let mut duration = 1.0;
     let mut warmup = 0.1;
     let mut faults = None;
@@ -104,6 +107,7 @@ fn parse_run(args: &[String]) -> Result<RunSpec, CliError> {
             }
             "--threads" => threads = number(flag, value, 1, 1024)?,
             "--churn" => churn = real(flag, value, 0.0, 100.0)?,
+            "--exits" => exits = real(flag, value, 0.0, 100.0)?,
             "--duration" => duration = real(flag, value, 0.001, 3600.0)?,
             "--warmup" => warmup = real(flag, value, 0.0, 3600.0)?,
             "--faults" => faults = Some(number(flag, value, 1, u64::MAX)?),
@@ -136,6 +140,7 @@ fn parse_run(args: &[String]) -> Result<RunSpec, CliError> {
         config: RunConfig {
             threads: threads as usize,
             churn_pct: churn,
+            exits_pct: exits,
             limit,
             warmup: Duration::from_secs_f64(warmup),
             skew,
@@ -408,6 +413,11 @@ mod tests {
     fn bad_values_name_themselves() {
         let e = run(&["run", "--scheme", "typesafe", "--threads", "0"]).unwrap_err();
         assert!(e.0.contains("--threads") && e.0.contains("'0'"), "{e}");
+        let e = run(&["run", "--scheme", "typesafe", "--exits", "-1"]).unwrap_err();
+        assert!(
+            e.0.contains("--exits") && e.0.contains("'-1'") && !e.0.contains('\n'),
+            "{e}"
+        );
         let e = run(&["run", "--scheme", "typesafe", "--churn", "101"]).unwrap_err();
         assert!(e.0.contains("'101'"), "{e}");
         let e = run(&["run", "--scheme", "typesafe", "--churn", "NaN"]).unwrap_err();

@@ -76,6 +76,9 @@ counters! {
     reused,
     /// Faults that ran on a VMA that was not the caller's mapping of the address.
     wrong,
+    /// Broken-twin failures caught without a wrong answer: refcount underflows
+    /// (a put without a get, caught and undone) and touches of a freed mm.
+    errors,
 }
 
 /// A counter written by one thread only.

@@ -49,7 +49,7 @@ pub struct Limit {
     pub time: Option<Duration>,
     /// Total faults.
     pub faults: Option<u64>,
-    /// Stop at the first wrong answer (for detecting broken twins).
+    /// Stop at the first wrong answer or error (for detecting broken twins).
     pub first_wrong: bool,
     /// Each worker stops by itself after this many operations (benchmarks: an
     /// exact amount of work, independent of the sampler).
@@ -97,6 +97,9 @@ pub struct RunConfig {
     pub threads: usize,
     /// Percentage of operations that replace a mapping (munmap + mmap).
     pub churn_pct: f64,
+    /// Percentage of operations that are a process exit (every VMA of an mm
+    /// detached and freed, then the mm) followed by a new mm in its place.
+    pub exits_pct: f64,
     /// When to stop measuring.
     pub limit: Limit,
     /// Run before measuring starts; not counted.
@@ -153,8 +156,11 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
     });
     let finished = AtomicUsize::new(0);
     let barrier = Barrier::new(cfg.threads + 1);
-    // churn_pct / 100 of the u64 range: `next_u64() < threshold` with that chance.
-    let threshold = (cfg.churn_pct.clamp(0.0, 100.0) / 100.0 * u64::MAX as f64) as u64;
+    // pct / 100 of the u64 range: `next_u64() < threshold` with that chance. One
+    // draw decides: below `exits` an exit, below `threshold` a replace, else a fault.
+    let share = |pct: f64| (pct.clamp(0.0, 100.0) / 100.0 * u64::MAX as f64) as u64;
+    let exits = share(cfg.exits_pct);
+    let threshold = exits.saturating_add(share(cfg.churn_pct));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)
         .thread_name(|i| format!("vma-worker-{i}"))
@@ -189,14 +195,23 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
             }
             ops += 1;
             let mm = rng.below(mms) as usize;
-            if threshold != 0 && rng.next_u64() < threshold {
-                let slot = rng.below(slots) as usize;
-                let kind = if rng.next_u64() & 1 == 0 {
-                    MapKind::Fresh
+            let draw = if threshold != 0 {
+                rng.next_u64()
+            } else {
+                u64::MAX
+            };
+            if draw < threshold {
+                if draw < exits {
+                    lookup.exit(&mut h, mm, c);
                 } else {
-                    MapKind::Copy
-                };
-                lookup.replace(&mut h, mm, slot, kind, c);
+                    let slot = rng.below(slots) as usize;
+                    let kind = if rng.next_u64() & 1 == 0 {
+                        MapKind::Fresh
+                    } else {
+                        MapKind::Copy
+                    };
+                    lookup.replace(&mut h, mm, slot, kind, c);
+                }
             } else {
                 let slot = match cfg.skew {
                     Skew::Uniform => rng.below(slots) as usize,
@@ -267,7 +282,7 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
             let d = now - base;
             let done = cfg.limit.time.is_some_and(|t| t0.elapsed() >= t)
                 || cfg.limit.faults.is_some_and(|n| d.faults >= n)
-                || (cfg.limit.first_wrong && d.wrong > 0)
+                || (cfg.limit.first_wrong && (d.wrong > 0 || d.errors > 0))
                 // Relaxed: see the workers.
                 || finished.load(Ordering::Relaxed) == cfg.threads;
             if done {

@@ -10,6 +10,15 @@ pub enum Point {
     BeforeCas,
     /// The reference is taken; validation comes next.
     Locked,
+    /// The reader dropped its reference on a VMA of another mm; waking that mm's
+    /// writer comes next.
+    Put,
+    /// A writer (a handle's own hook): the old VMAs are write-locked and out of the
+    /// index; detaching them comes next.
+    Detaching,
+    /// An exit (a handle's own hook): the old mm is freed; creating the new one in
+    /// its place comes next.
+    MmFreed,
 }
 
 /// Called at each [`Point`] by the reader that owns it.

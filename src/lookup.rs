@@ -31,6 +31,10 @@ pub trait VmaLookup: Sync {
         kind: MapKind,
         c: &Counters,
     );
+    /// The process owning `mm` exits and a new one takes its place. Lookups
+    /// without mm lifetimes (the real kernel: our one process cannot exit) do
+    /// nothing; `run_spec` refuses exits for them.
+    fn exit<'a>(&'a self, _h: &mut Self::Handle<'a>, _mm: usize, _c: &Counters) {}
     /// Called by the driver when its measured interval starts (after the warm-up)
     /// and when it ends (after every worker returned). The models ignore it; the
     /// real kernel samples its own counters here.
@@ -75,5 +79,8 @@ impl<S: Scheme, H: Hook + Clone + Sync> VmaLookup for Space<S, H> {
         c: &Counters,
     ) {
         Space::replace(self, h, mm, slot, kind, c);
+    }
+    fn exit<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, c: &Counters) {
+        Space::exit(self, h, mm, c);
     }
 }

@@ -86,6 +86,9 @@ pub struct Row {
     /// Faults that ran on a VMA that was not the caller's mapping of the address
     /// (`linux`: writes that found their page already populated).
     pub wrong: u64,
+    /// Broken-twin failures caught without a wrong answer: refcount underflows
+    /// and touches of a freed mm (always 0 for a correct scheme and for `linux`).
+    pub errors: u64,
     /// `linux` only: the kernel's minor faults for this process over the measured
     /// interval (`getrusage`), to set against `faults`.
     pub kernel_minflt: Option<u64>,
@@ -144,6 +147,7 @@ impl Row {
             peak_unreclaimed: seen(r.peak_unreclaimed),
             mean_unreclaimed: model.then_some(r.mean_unreclaimed),
             wrong: t.wrong,
+            errors: t.errors,
             kernel_minflt: m.kernel.map(|(a, b)| b.minflt.saturating_sub(a.minflt)),
             slab_objects_before: m.kernel.and_then(|(a, _)| a.slab).map(|s| s.objects),
             slab_objects_after: m.kernel.and_then(|(_, b)| b.slab).map(|s| s.objects),
@@ -184,6 +188,7 @@ impl Row {
             peak_unreclaimed: None,
             mean_unreclaimed: None,
             wrong: 0,
+            errors: 0,
             kernel_minflt: None,
             slab_objects_before: None,
             slab_objects_after: None,
@@ -227,6 +232,12 @@ pub fn run_spec(spec: &RunSpec) -> Result<Measured, String> {
             result,
             kernel: None,
         });
+    }
+    if spec.config.exits_pct != 0.0 {
+        return Err(format!(
+            "--exits {}: the real kernel's process cannot exit (use 0 with linux)",
+            spec.config.exits_pct
+        ));
     }
     if spec.widen != 0 {
         return Err(format!(

@@ -15,8 +15,12 @@ use crossbeam_utils::CachePadded;
 use crate::counters::Counters;
 use crate::hook::{Hook, NoHook, Point};
 use crate::scheme::Scheme;
-use crate::sync::atomic::{AtomicU32, Ordering};
-use crate::vma::{AbortReason, StartRead, Vma};
+use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use crate::vma::{AbortReason, Mistake, StartRead, Vma};
+
+/// Misses after which a broken twin's reader gives up (the correct protocol never
+/// does: a detached VMA leaves the index before its writer unlocks).
+const TWIN_MAX_MISSES: u32 = 1 << 20;
 
 /// Bytes of address space one slot covers (a VMA fills its slot's region).
 pub const REGION: u64 = 1 << 21;
@@ -64,7 +68,9 @@ pub enum MapKind {
     Copy,
 }
 
-/// One address space.
+/// One address space. Its memory is a type-stable table entry: an mm that exits
+/// is "freed" by advancing its generation and a new mm is later created in its
+/// place, so touching a freed mm is never undefined behaviour, only detected.
 pub struct Mm<S: Scheme> {
     id: usize,
     /// `mmap_lock`.
@@ -72,6 +78,18 @@ pub struct Mm<S: Scheme> {
     /// `mm_lock_seq`: odd while `mmap_lock` is held for write.
     seq: CachePadded<AtomicU32>,
     slots: Box<[S::Slot]>,
+    life: CachePadded<Life>,
+}
+
+/// An mm's lifetime: its generation and its pins (`mmgrab` / `mmdrop`).
+#[derive(Default)]
+struct Life {
+    /// Even while the mm lives; odd from its free until a new mm is created here.
+    gen: AtomicU64,
+    /// Pins (`mm_count` beyond the mm's own): the mm is not freed while any is held.
+    pins: AtomicU32,
+    /// An exit waits for pins to be dropped before it frees the mm (tests watch it).
+    freeing: AtomicBool,
 }
 
 impl<S: Scheme> Mm<S> {
@@ -93,6 +111,70 @@ impl<S: Scheme> Mm<S> {
     /// This mm's id (the value a VMA's `mm` field holds).
     pub fn id(&self) -> usize {
         self.id
+    }
+
+    /// The lifetime generation: even while alive, odd once freed (tests).
+    pub fn generation(&self) -> u64 {
+        // Relaxed: a snapshot for tests.
+        self.life.gen.load(Ordering::Relaxed)
+    }
+
+    /// Whether an exit is waiting for this mm's pins before freeing it (tests).
+    pub fn freeing(&self) -> bool {
+        // Relaxed: a snapshot for tests.
+        self.life.freeing.load(Ordering::Relaxed)
+    }
+
+    /// `mmgrab`: the mm is not freed until [`unpin`](Mm::unpin). Only valid while
+    /// the caller holds a read reference on one of this mm's attached VMAs (an
+    /// exit detaches them, waiting for that reference, before it frees the mm).
+    fn pin(&self) {
+        // Relaxed: published to the exit by the Release put of the read reference
+        // we hold, which the exit's detach waits for with Acquire.
+        self.life.pins.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `mmdrop` of a pin.
+    fn unpin(&self) {
+        // Release: pairs with the Acquire load of `pins` in `free_mm`: our touches
+        // of this mm happen before it is freed.
+        self.life.pins.fetch_sub(1, Ordering::Release);
+    }
+
+    /// Wake this mm's waiting writer (the rcuwait in `vma_refcount_put`). Our
+    /// writers spin, so the touch of the mm is all there is to it. `gen` is the
+    /// generation the caller saw while it held a reference on one of the mm's
+    /// VMAs; returns false if the mm was freed since: a touch of a freed mm.
+    fn wake(&self, gen: u64) -> bool {
+        // Relaxed: a detector; coherence on `gen` alone decides whether the free
+        // came first, and nothing is read after it.
+        self.life.gen.load(Ordering::Relaxed) == gen
+    }
+
+    /// Free the mm once every pin is dropped (the last `mmdrop`).
+    fn free_mm(&self) {
+        // Relaxed (flag): test visibility only.
+        self.life.freeing.store(true, Ordering::Relaxed);
+        let mut round = 0;
+        // Acquire: pairs with the Release in `unpin`.
+        while self.life.pins.load(Ordering::Acquire) != 0 {
+            crate::sync::spin_wait(&mut round);
+        }
+        // Relaxed (gen): only the exiting writer (holding mmap_lock for write)
+        // changes it; a reader compares it with a value read under a pin or a read
+        // reference, both ordered before this store by the waits above.
+        let gen = self.life.gen.load(Ordering::Relaxed);
+        self.life.gen.store(gen + 1, Ordering::Relaxed);
+        // Relaxed: test visibility only.
+        self.life.freeing.store(false, Ordering::Relaxed);
+    }
+
+    /// Create a new mm in the place of the freed one.
+    fn recreate(&self) {
+        // Relaxed: see `free_mm`.
+        let gen = self.life.gen.load(Ordering::Relaxed);
+        debug_assert!(gen % 2 == 1, "created over a freed mm");
+        self.life.gen.store(gen + 1, Ordering::Relaxed);
     }
 }
 
@@ -143,9 +225,13 @@ pub struct Space<S: Scheme, H = NoHook> {
     hook: H,
 }
 
-/// A VMA read-locked by `lock_vma_under_rcu`; unlocks on drop.
+/// A VMA read-locked by `lock_vma_under_rcu`; unlocks on drop (counting a
+/// refcount underflow, which only a broken twin makes, in `errors`).
 pub struct ReadLocked<'a> {
     vma: NonNull<Vma>,
+    c: &'a Counters,
+    /// The scheme's mistake (a constant after inlining): `None` drops unchecked.
+    mistake: Mistake,
     _space: PhantomData<&'a Vma>,
 }
 
@@ -162,7 +248,9 @@ impl std::ops::Deref for ReadLocked<'_> {
 
 impl Drop for ReadLocked<'_> {
     fn drop(&mut self) {
-        self.end_read();
+        if !self.end_read_with(self.mistake) {
+            self.c.errors.inc();
+        }
     }
 }
 
@@ -203,6 +291,7 @@ impl<S: Scheme, H> Space<S, H> {
                 lock: CachePadded::new(RwLock::new(())),
                 seq: CachePadded::new(AtomicU32::new(0)),
                 slots: Box::new([]),
+                life: CachePadded::new(Life::default()),
             })
             .collect::<Vec<_>>()
             .into_boxed_slice();
@@ -285,13 +374,16 @@ impl<S: Scheme, H> Space<S, H> {
     /// `addr` without the mm lock. A VMA found detached counts a miss and is looked
     /// up again; any other failure counts an abort.
     #[inline]
-    pub fn lock_vma_under_rcu<'a, H2: Hook>(
+    pub fn lock_vma_under_rcu<'a, 'r, H2: Hook>(
         &'a self,
         h: &mut Handle<'a, S, H2>,
         mm: usize,
         addr: u64,
-        c: &Counters,
-    ) -> Result<ReadLocked<'a>, AbortReason> {
+        c: &'r Counters,
+    ) -> Result<ReadLocked<'r>, AbortReason>
+    where
+        'a: 'r,
+    {
         let m = &self.mms[mm];
         let Some(k) = self.layout.slot_of(addr) else {
             c.lock_abort.inc();
@@ -299,6 +391,7 @@ impl<S: Scheme, H> Space<S, H> {
         };
         let slot = &m.slots[k];
         let mut section = self.scheme.enter(&mut h.local);
+        let mut misses = 0u32;
         let result = loop {
             let Some(ptr) = S::find(&mut section, slot) else {
                 break Err(AbortReason::NotFound);
@@ -307,28 +400,77 @@ impl<S: Scheme, H> Space<S, H> {
             // we use it only inside this iteration, inside the section.
             let vma = unsafe { ptr.as_ref() };
             h.hook.at(Point::Found);
-            match vma.start_read(m.id, &m.seq, S::MISTAKE, &mut h.hook) {
+            let other_mm = |v: &Vma, hook: &mut H2| self.put_other_mm(v, hook, c);
+            match vma.start_read_with(m.id, &m.seq, S::MISTAKE, &mut h.hook, other_mm) {
                 StartRead::Detached => {
                     c.lock_miss.inc();
+                    if S::MISTAKE == Mistake::PutOnRetry && !vma.end_read() {
+                        // N8, the mistake itself: a put where no reference was taken.
+                        c.errors.inc();
+                    }
+                    if S::MISTAKE != Mistake::None {
+                        // A twin may leave an indexed VMA looking detached for good.
+                        misses += 1;
+                        if misses > TWIN_MAX_MISSES {
+                            break Err(AbortReason::GaveUp);
+                        }
+                    }
                     continue;
                 }
                 StartRead::Abort(why) => break Err(why),
                 StartRead::Locked => {}
             }
-            if !vma.covers(addr) {
-                vma.end_read();
+            if S::MISTAKE != Mistake::NoAddrCheck && !vma.covers(addr) {
+                if !vma.end_read_with(S::MISTAKE) {
+                    c.errors.inc();
+                }
                 break Err(AbortReason::Address);
             }
             break Ok(ReadLocked {
                 vma: ptr,
+                c,
+                mistake: S::MISTAKE,
                 _space: PhantomData,
             });
         };
         self.scheme.leave(&mut h.local, section);
-        if result.is_err() {
+        if let Err(why) = result {
             c.lock_abort.inc();
+            if why == AbortReason::Underflow {
+                c.errors.inc();
+            }
         }
         result
+    }
+
+    /// Drop a read reference on a VMA that turned out to belong to another mm
+    /// (`vma_refcount_put` from the failed mm check): pin that mm first (`mmgrab`),
+    /// since the put may let its exit proceed and the wake-up after it touches
+    /// the mm. The `MmUnpinned` twin (N10) skips the pin; a touch of a freed mm is
+    /// counted in `errors`. Returns false on a refcount underflow.
+    #[cold]
+    fn put_other_mm<H2: Hook>(&self, vma: &Vma, hook: &mut H2, c: &Counters) -> bool {
+        // Copy `vma.mm` first, while we hold the reference (read ordered after the
+        // reader's Acquire CAS).
+        let Some(other) = self.mms.get(vma.mm()) else {
+            return vma.end_read();
+        };
+        let pinned = S::MISTAKE != Mistake::MmUnpinned;
+        if pinned {
+            other.pin();
+        }
+        // Relaxed: read under our read reference on one of its attached VMAs, which
+        // its exit waits for (Acquire) before freeing it: the live generation.
+        let gen = other.life.gen.load(Ordering::Relaxed);
+        let left = vma.put_returning();
+        hook.at(Point::Put);
+        if left.is_some_and(Vma::writer_waits) && !other.wake(gen) {
+            c.errors.inc();
+        }
+        if pinned {
+            other.unpin();
+        }
+        left.is_some()
     }
 
     /// A page fault at `addr` in `mm`: the per-VMA lock path, or the mm lock.
@@ -418,7 +560,12 @@ impl<S: Scheme, H> Space<S, H> {
     /// Second half: write-lock the old VMA and the new one, attach the new one and
     /// store it in the index, detach the old one (waiting for its readers) and hand
     /// it to the scheme's free path; then `mmap_lock` is released, which unlocks both.
-    pub fn commit<'a, H2>(&'a self, h: &mut Handle<'a, S, H2>, p: Pending<'a, S>, c: &Counters) {
+    pub fn commit<'a, H2: Hook>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        p: Pending<'a, S>,
+        c: &Counters,
+    ) {
         let seq = p.guard.seq();
         let slot = &p.mm.slots[p.slot];
         // SAFETY: under mmap_lock for write the slot's VMA is alive until replaced.
@@ -430,7 +577,10 @@ impl<S: Scheme, H> Space<S, H> {
         new.mark_attached();
         let old_ptr = self.scheme.publish(slot, p.new);
         debug_assert!(std::ptr::eq(old_ptr.as_ptr(), old));
-        old.mark_detached();
+        h.hook.at(Point::Detaching);
+        if !old.mark_detached_with(S::MISTAKE) {
+            c.errors.inc();
+        }
         c.maps.inc();
         c.unmaps.inc();
         // SAFETY: `old` is out of the index and detached, its readers drained by
@@ -440,7 +590,7 @@ impl<S: Scheme, H> Space<S, H> {
     }
 
     /// Replace the mapping in `slot` of `mm` (munmap + mmap).
-    pub fn replace<'a, H2>(
+    pub fn replace<'a, H2: Hook>(
         &'a self,
         h: &mut Handle<'a, S, H2>,
         mm: usize,
@@ -450,6 +600,57 @@ impl<S: Scheme, H> Space<S, H> {
     ) {
         let p = self.prepare(h, mm, slot, kind, c);
         self.commit(h, p, c);
+    }
+
+    /// The process owning `mm` exits and a new one is created in its place, under
+    /// one `mmap_lock` write cycle: every VMA is write-locked and replaced in the
+    /// index by a new, not yet attached one (readers miss on it until the end);
+    /// the old VMAs are detached (waiting for readers) and freed, then the mm
+    /// itself is freed once no one pins it, a new mm is created in its entry and
+    /// its VMAs are attached.
+    pub fn exit<'a, H2: Hook>(&'a self, h: &mut Handle<'a, S, H2>, mm: usize, c: &Counters) {
+        let m = &self.mms[mm];
+        let guard = m.write_lock();
+        let seq = guard.seq();
+        let mut olds = Vec::with_capacity(m.slots.len());
+        let mut news = Vec::with_capacity(m.slots.len());
+        for (k, slot) in m.slots.iter().enumerate() {
+            // SAFETY: under mmap_lock for write the slot's VMA is alive until replaced.
+            let old = unsafe { &*S::current(slot) };
+            old.start_write(seq);
+            let new = self.scheme.alloc(&mut h.local);
+            // SAFETY: Scheme promise 3: a detached object only we own.
+            let v = unsafe { new.as_ref() };
+            if v.generation() != 0 {
+                c.reused.inc();
+            }
+            let (start, end) = self.layout.range(k);
+            v.init(m.id, start, end, h.next_gen());
+            v.start_write(seq);
+            olds.push(self.scheme.publish(slot, new));
+            news.push(new);
+        }
+        h.hook.at(Point::Detaching);
+        for old in olds {
+            // SAFETY: out of the index; alive until freed just below.
+            let v = unsafe { old.as_ref() };
+            if !v.mark_detached_with(S::MISTAKE) {
+                c.errors.inc();
+            }
+            c.unmaps.inc();
+            // SAFETY: out of the index and detached (readers drained); freed once.
+            unsafe { self.scheme.free(&mut h.local, old, c) };
+        }
+        m.free_mm();
+        h.hook.at(Point::MmFreed);
+        m.recreate();
+        for new in news {
+            // SAFETY: in the index, alive until a later writer replaces it under
+            // the mm lock we hold.
+            unsafe { new.as_ref() }.mark_attached();
+            c.maps.inc();
+        }
+        drop(guard);
     }
 }
 

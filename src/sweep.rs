@@ -132,6 +132,7 @@ impl Grid {
                             let config = RunConfig {
                                 threads,
                                 churn_pct,
+                                exits_pct: 0.0,
                                 limit: Limit::time(self.duration),
                                 warmup: self.warmup,
                                 skew,

@@ -43,6 +43,17 @@ pub enum Mistake {
     /// N3: `vma_mark_detached` drops the attach reference and returns without
     /// waiting for readers that slipped in.
     DetachNoWait,
+    /// N2: the writer frees the old VMA without detaching it (`refcnt` still 1 when
+    /// it goes back to the pool), as exit_mmap once did.
+    FreeAttached,
+    /// N8: `lock_vma_under_rcu` drops a reference (a put) on the detached/retry
+    /// path, where none was taken.
+    PutOnRetry,
+    /// N13: no address check after locking (reuse at another address of the mm).
+    NoAddrCheck,
+    /// N10: after a failed mm check the reader drops its reference and wakes the
+    /// other mm's writer without pinning that mm first.
+    MmUnpinned,
 }
 
 /// A `vm_area_struct`: 192 bytes, as the kernel's object on the machines we model.
@@ -87,6 +98,13 @@ pub enum AbortReason {
     OtherMm,
     /// The object does not cover the address (reused elsewhere).
     Address,
+    /// Dropping the reference found none to drop: a broken twin's refcount
+    /// underflow, counted as an error.
+    Underflow,
+    /// A broken twin found an object in the index detached over and over (its
+    /// attach reference was dropped by a put without a get); the correct
+    /// protocol never gives up.
+    GaveUp,
 }
 
 impl Default for Vma {
@@ -117,15 +135,23 @@ impl Vma {
         self.gen.load(Ordering::Relaxed)
     }
 
+    /// Whether only a writer is left in `refcnt` as a put left it (`left`): then
+    /// that writer waits for readers and the put must wake it.
+    pub fn writer_waits(left: u32) -> bool {
+        left & VMA_LOCK_OFFSET != 0 && left <= VMA_LOCK_OFFSET + 1
+    }
+
     /// Current reference count (tests and assertions only).
     pub fn refcnt(&self) -> u32 {
         // Relaxed: a snapshot for tests, nothing is ordered after it.
         self.refcnt.load(Ordering::Relaxed)
     }
 
-    /// The mm this object belongs to (tests only).
+    /// The mm this object belongs to (tests; and the reader's put on the
+    /// failed-mm-check path, under its read reference).
     pub fn mm(&self) -> usize {
-        // Relaxed: a snapshot for tests.
+        // Relaxed: a snapshot for tests; under a read reference, ordered after the
+        // Acquire CAS that took it.
         self.mm.load(Ordering::Relaxed)
     }
 
@@ -205,6 +231,7 @@ impl Vma {
 
     /// `vma_start_read(mm, vma)`: take a read reference and validate against the
     /// caller's `mm` (never `vma.mm`, which a reuse may change under us).
+    /// A reference on a VMA of another mm is dropped with [`end_read`](Vma::end_read).
     #[inline]
     pub fn start_read<H: Hook>(
         &self,
@@ -212,6 +239,23 @@ impl Vma {
         mm_lock_seq: &AtomicU32,
         mistake: Mistake,
         hook: &mut H,
+    ) -> StartRead {
+        self.start_read_with(mm, mm_lock_seq, mistake, hook, |v: &Vma, _: &mut H| {
+            v.end_read_with(mistake)
+        })
+    }
+
+    /// [`start_read`](Vma::start_read) where `other_mm` drops the reference on a VMA
+    /// found in another mm (it may have to wake that mm's writer, so the caller that
+    /// knows the mms supplies it). It returns false on a refcount underflow.
+    #[inline]
+    pub fn start_read_with<H: Hook>(
+        &self,
+        mm: usize,
+        mm_lock_seq: &AtomicU32,
+        mistake: Mistake,
+        hook: &mut H,
+        other_mm: impl FnOnce(&Vma, &mut H) -> bool,
     ) -> StartRead {
         // Relaxed (both): a cheap early bail, not trusted; re-checked after the CAS.
         if self.lock_seq.load(Ordering::Relaxed) == mm_lock_seq.load(Ordering::Relaxed) {
@@ -265,13 +309,17 @@ impl Vma {
         }
         // Relaxed: ordered after the Acquire CAS above.
         if mistake != Mistake::NoMmCheck && self.mm.load(Ordering::Relaxed) != mm {
-            self.end_read();
-            return StartRead::Abort(AbortReason::OtherMm);
+            return match other_mm(self, hook) {
+                true => StartRead::Abort(AbortReason::OtherMm),
+                false => StartRead::Abort(AbortReason::Underflow),
+            };
         }
         // Relaxed on lock_seq: ordered after the Acquire CAS. Acquire on mm_lock_seq:
         // pairs with the Release store in `Mm::write_unlock`.
         if self.lock_seq.load(Ordering::Relaxed) == mm_lock_seq.load(Ordering::Acquire) {
-            self.end_read();
+            if !self.end_read_with(mistake) {
+                return StartRead::Abort(AbortReason::Underflow);
+            }
             return StartRead::Abort(AbortReason::WriteLocked);
         }
         StartRead::Locked
@@ -284,12 +332,54 @@ impl Vma {
         addr >= self.start.load(Ordering::Relaxed) && addr < self.end.load(Ordering::Relaxed)
     }
 
-    /// `vma_end_read`: drop the read reference.
+    /// `vma_end_read`: drop the read reference. Returns false if there was none to
+    /// drop (a refcount underflow, only a broken twin makes one): the drop is undone
+    /// and the caller counts an error, so the harness goes on instead of hanging.
     #[inline]
-    pub fn end_read(&self) {
+    #[must_use = "an underflow must be counted"]
+    pub fn end_read(&self) -> bool {
+        self.put().is_some()
+    }
+
+    /// [`end_read`](Vma::end_read) for a protocol with `mistake` compiled in: the
+    /// correct protocol never underflows (every put follows its get), so it drops
+    /// the reference without looking at the count; a twin's put is checked.
+    #[inline]
+    #[must_use = "an underflow must be counted"]
+    pub fn end_read_with(&self, mistake: Mistake) -> bool {
+        if mistake == Mistake::None {
+            // Release: as in `put`.
+            self.refcnt.fetch_sub(1, Ordering::Release);
+            return true;
+        }
+        self.end_read()
+    }
+
+    /// Drop one reference; the count left, or None on an underflow (undone).
+    #[inline]
+    fn put(&self) -> Option<u32> {
         // Release: pairs with the Acquire loads in `start_write` / `mark_detached`
         // that wait for readers, so our reads happen before a writer's changes.
-        self.refcnt.fetch_sub(1, Ordering::Release);
+        let old = self.refcnt.fetch_sub(1, Ordering::Release);
+        if old & VMA_REF_LIMIT == 0 {
+            return self.undo_underflow();
+        }
+        Some(old - 1)
+    }
+
+    #[cold]
+    fn undo_underflow(&self) -> Option<u32> {
+        // Relaxed: restores the count a broken twin's put took; nothing is published.
+        self.refcnt.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    /// The read reference is dropped on the failed-mm-check path: `refcnt` as it is
+    /// left (None on an underflow, undone), for the caller to decide whether a
+    /// writer waits and must be woken.
+    #[inline]
+    pub fn put_returning(&self) -> Option<u32> {
+        self.put()
     }
 
     /// `vma_start_write`: exclude readers until the mm is write-unlocked.
@@ -330,23 +420,33 @@ impl Vma {
     /// `vma_mark_detached`: drop the attach reference and wait for readers to leave.
     /// The object is write-locked; readers that slipped in will see that and leave.
     pub fn mark_detached(&self) {
-        self.mark_detached_with(Mistake::None);
+        let ok = self.mark_detached_with(Mistake::None);
+        debug_assert!(ok, "the correct protocol never underflows");
     }
 
     /// [`mark_detached`](Vma::mark_detached) with `mistake` compiled in
-    /// (`DetachNoWait`, N3, for the loom twin; any other value is the correct detach).
+    /// (`DetachNoWait`, N3; `FreeAttached`, N2; any other value is the correct
+    /// detach). Returns false if the attach reference was gone already (a broken
+    /// twin's refcount underflow, undone and left for the caller to count).
     #[inline]
-    pub fn mark_detached_with(&self, mistake: Mistake) {
+    pub fn mark_detached_with(&self, mistake: Mistake) -> bool {
+        if mistake == Mistake::FreeAttached {
+            // N2, the mistake itself: the object is freed still attached.
+            return true;
+        }
         // Release: a reader that later finds refcnt 0 gives up; nothing to publish,
         // but our writes to the object must not move below the detach.
-        let last = self.refcnt.fetch_sub(1, Ordering::Release) == 1;
+        let Some(left) = self.put() else {
+            return false;
+        };
         if mistake == Mistake::DetachNoWait {
             // N3, the mistake itself: readers that slipped in still hold a reference.
-            return;
+            return true;
         }
-        if !last && self.enter_locked(true) {
+        if left != 0 && self.enter_locked(true) {
             self.exit_locked();
         }
+        true
     }
 
     /// Add the writer offset if attached and wait until only the writer (and, when
@@ -357,6 +457,14 @@ impl Vma {
         loop {
             if old == 0 {
                 return false;
+            }
+            if old >= VMA_LOCK_OFFSET {
+                // Only while a broken twin's underflow is being undone (one writer
+                // per mm, and an object belongs to one mm): wait for the count.
+                std::hint::spin_loop();
+                // Relaxed: as the load above.
+                old = self.refcnt.load(Ordering::Relaxed);
+                continue;
             }
             // Acquire: pairs with readers' Release in `end_read`.
             match self.refcnt.compare_exchange_weak(
@@ -372,8 +480,10 @@ impl Vma {
         let target = VMA_LOCK_OFFSET + u32::from(!detaching);
         let mut round = 0;
         // Acquire: pairs with the Release `fetch_sub` in `end_read`: the readers'
-        // accesses happen before whatever the writer does next.
-        while self.refcnt.load(Ordering::Acquire) != target {
+        // accesses happen before whatever the writer does next. `>`, not `!=`: in the
+        // correct protocol the count never goes below the target; a broken twin's
+        // stolen reference may, and must not hang the writer.
+        while self.refcnt.load(Ordering::Acquire) > target {
             crate::sync::spin_wait(&mut round);
         }
         true
@@ -467,7 +577,7 @@ mod tests {
         assert!(v.fault_check(3, 0x1800, &v));
         assert!(!v.fault_check(3, 0x2000, &v), "end is exclusive");
         assert!(!v.fault_check(4, 0x1800, &v), "other mm");
-        v.end_read();
+        assert!(v.end_read());
         assert_eq!(
             v.start_read(4, &seq, Mistake::None, &mut NoHook),
             StartRead::Abort(AbortReason::OtherMm)
@@ -485,8 +595,15 @@ mod tests {
             v.start_read(3, &seq, Mistake::None, &mut NoHook),
             StartRead::Locked
         );
-        v.end_read();
+        assert!(v.end_read());
         v.mark_detached();
+        assert_eq!(v.refcnt(), 0);
+        assert!(!v.end_read(), "a put without a get is caught");
+        assert_eq!(v.refcnt(), 0, "and undone");
+        assert!(
+            !v.mark_detached_with(Mistake::None),
+            "so is a second detach"
+        );
         assert_eq!(v.refcnt(), 0);
     }
 
@@ -527,12 +644,12 @@ mod tests {
             assert_eq!(v.refcnt(), 2, "{m:?}: one reader holds it");
             if m == Mistake::DetachNoWait {
                 // N3: returns at once although the reader still holds a reference.
-                v.mark_detached_with(m);
+                assert!(v.mark_detached_with(m));
                 assert_eq!(v.refcnt(), 1);
-                v.end_read();
+                assert!(v.end_read());
             } else {
-                v.end_read();
-                v.mark_detached_with(m);
+                assert!(v.end_read());
+                assert!(v.mark_detached_with(m));
             }
             assert_eq!(v.refcnt(), 0, "{m:?}");
         }

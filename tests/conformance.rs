@@ -14,6 +14,7 @@ fn stress_config(seed: u64) -> RunConfig {
     RunConfig {
         threads: 4,
         churn_pct: 20.0,
+        exits_pct: 0.0,
         limit: Limit::faults(1_000_000),
         warmup: Duration::ZERO,
         skew: Skew::Uniform,
@@ -157,6 +158,11 @@ conformance_tests! {
 
 /// Adversarial settings: many mms, few slots, a widened find-to-lock window.
 fn adversarial(twin: SchemeId, seed: u64, cap: u64) -> RunResult {
+    adversarial_with(twin, seed, cap, 0.0)
+}
+
+/// [`adversarial`] with `exits_pct` of the operations a process exit.
+fn adversarial_with(twin: SchemeId, seed: u64, cap: u64, exits_pct: f64) -> RunResult {
     struct Go(RunConfig);
     impl Visit for Go {
         type Out = RunResult;
@@ -171,6 +177,7 @@ fn adversarial(twin: SchemeId, seed: u64, cap: u64) -> RunResult {
     let cfg = RunConfig {
         threads: 4,
         churn_pct: 20.0,
+        exits_pct,
         limit: Limit {
             faults: Some(cap),
             first_wrong: true,
@@ -205,4 +212,43 @@ fn the_correct_scheme_survives_the_same_adversarial_settings() {
         "{:?}",
         r.totals
     );
+}
+
+/// Every twin stress reaches quickly fails under the adversarial settings on
+/// three seeds (a wrong answer, or an error: a refcount underflow), and stops
+/// there (`first_wrong` also stops at the first error).
+#[test]
+fn stress_catches_the_twins_it_can_reach() {
+    for twin in [
+        SchemeId::TypesafeFreeAttached,
+        SchemeId::TypesafeDetachNoWait,
+        SchemeId::TypesafePutOnRetry,
+        SchemeId::TypesafeNoAddrCheck,
+    ] {
+        for seed in 1..=3 {
+            let t = adversarial(twin, seed, 20_000_000).totals;
+            assert!(
+                t.wrong + t.errors > 0,
+                "{} seed {seed}: no failure in {t:?}",
+                twin.name()
+            );
+            assert!(
+                t.faults < 20_000_000,
+                "{}: stopped at the first",
+                twin.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_correct_scheme_survives_exits_under_adversarial_settings() {
+    let t = adversarial_with(SchemeId::Typesafe, 1, 1_000_000, 1.0).totals;
+    assert!(t.faults >= 1_000_000, "{t:?}");
+    assert_eq!((t.wrong, t.errors), (0, 0), "{t:?}");
+    assert_eq!(
+        t.maps, t.unmaps,
+        "exits free as many VMAs as they make {t:?}"
+    );
+    assert!(t.lock_miss > 0 && t.lock_abort > 0, "{t:?}");
 }

@@ -41,6 +41,7 @@ fn config(threads: usize, churn_pct: f64, skew: Skew, limit: Limit) -> RunConfig
     RunConfig {
         threads,
         churn_pct,
+        exits_pct: 0.0,
         limit,
         warmup: Duration::ZERO,
         skew,

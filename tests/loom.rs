@@ -210,7 +210,8 @@ fn lock_vma_under_rcu<'w, H: Hook>(
             StartRead::Locked => {}
         }
         if !vma.covers(addr) {
-            vma.end_read();
+            // One reference taken, one dropped: never an underflow here.
+            let _ = vma.end_read();
             return (Outcome::Abort(AbortReason::Address), None, misses);
         }
         return (Outcome::Locked, Some(vma), misses);
@@ -321,7 +322,8 @@ fn reader(w: &World, obj: NonNull<Vma>, mistake: Mistake, witness: Witness, tall
                     "accepted a VMA whose contents belong to another mapping"
                 );
             }
-            vma.end_read();
+            // One reference taken, one dropped: never an underflow here.
+            let _ = vma.end_read();
         }
         (Outcome::Abort(AbortReason::WriteLocked), true) => {
             Tally::bump(&tally.ref_then_write_locked)
@@ -382,7 +384,7 @@ fn reuse_in_another_mm_with(mistake: Mistake, witness: Witness, tally: &Arc<Tall
     let seq = w.a.write_lock();
     vma.start_write(seq);
     w.a.publish(std::ptr::null_mut());
-    vma.mark_detached_with(mistake);
+    let _ = vma.mark_detached_with(mistake);
     // Out of the index and detached (its readers drained): back to the pool.
     w.pool.free(&mut cache, v);
     w.a.write_unlock(seq);
@@ -435,7 +437,7 @@ fn detach_waits_for_readers(mistake: Mistake, tally: &Arc<Tally>) {
     let seq = w.a.write_lock();
     vma.start_write(seq);
     w.a.publish(std::ptr::null_mut());
-    vma.mark_detached_with(mistake);
+    let _ = vma.mark_detached_with(mistake);
     // Relaxed (inside `refcnt`) is enough: detach's read-modify-writes are this
     // thread's latest on `refcnt`, so the load sees what detach left or a later
     // store; a correct detach leaves 0, which no reader can raise.

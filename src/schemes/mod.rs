@@ -38,6 +38,16 @@ pub enum SchemeId {
     TypesafeNoMmCheck,
     /// Broken twin N1.
     TypesafeDupCopiesRefcnt,
+    /// Broken twin N2.
+    TypesafeFreeAttached,
+    /// Broken twin N3.
+    TypesafeDetachNoWait,
+    /// Broken twin N8.
+    TypesafePutOnRetry,
+    /// Broken twin N10.
+    TypesafeMmUnpinned,
+    /// Broken twin N13.
+    TypesafeNoAddrCheck,
 }
 
 /// Something done with a scheme's type, chosen at run time by [`SchemeId::visit`].
@@ -50,7 +60,7 @@ pub trait Visit {
 
 impl SchemeId {
     /// All schemes: the correct models, the real kernel, then the broken twins.
-    pub const ALL: [SchemeId; 9] = [
+    pub const ALL: [SchemeId; 14] = [
         SchemeId::Rwlock,
         SchemeId::RcuEpoch,
         SchemeId::RcuSeize,
@@ -60,6 +70,11 @@ impl SchemeId {
         SchemeId::Linux,
         SchemeId::TypesafeNoMmCheck,
         SchemeId::TypesafeDupCopiesRefcnt,
+        SchemeId::TypesafeFreeAttached,
+        SchemeId::TypesafeDetachNoWait,
+        SchemeId::TypesafePutOnRetry,
+        SchemeId::TypesafeMmUnpinned,
+        SchemeId::TypesafeNoAddrCheck,
     ];
 
     /// The correct model schemes.
@@ -90,7 +105,10 @@ impl SchemeId {
 
     /// Run `v` with this scheme's type; None for `linux`, which is not a model.
     pub fn visit<V: Visit>(self, v: V) -> Option<V::Out> {
-        use typesafe::{Correct, DupCopiesRefcnt, NoMmCheck};
+        use typesafe::{
+            Correct, DetachNoWait, DupCopiesRefcnt, FreeAttached, MmUnpinned, NoAddrCheck,
+            NoMmCheck, PutOnRetry,
+        };
         Some(match self {
             SchemeId::Rwlock => v.visit::<Rwlock>(),
             SchemeId::RcuEpoch => v.visit::<RcuEpoch>(),
@@ -100,6 +118,11 @@ impl SchemeId {
             SchemeId::Leak => v.visit::<Leak>(),
             SchemeId::TypesafeNoMmCheck => v.visit::<Typesafe<NoMmCheck>>(),
             SchemeId::TypesafeDupCopiesRefcnt => v.visit::<Typesafe<DupCopiesRefcnt>>(),
+            SchemeId::TypesafeFreeAttached => v.visit::<Typesafe<FreeAttached>>(),
+            SchemeId::TypesafeDetachNoWait => v.visit::<Typesafe<DetachNoWait>>(),
+            SchemeId::TypesafePutOnRetry => v.visit::<Typesafe<PutOnRetry>>(),
+            SchemeId::TypesafeMmUnpinned => v.visit::<Typesafe<MmUnpinned>>(),
+            SchemeId::TypesafeNoAddrCheck => v.visit::<Typesafe<NoAddrCheck>>(),
             SchemeId::Linux => return None,
         })
     }
@@ -125,7 +148,13 @@ impl SchemeId {
     pub fn is_twin(self) -> bool {
         matches!(
             self,
-            SchemeId::TypesafeNoMmCheck | SchemeId::TypesafeDupCopiesRefcnt
+            SchemeId::TypesafeNoMmCheck
+                | SchemeId::TypesafeDupCopiesRefcnt
+                | SchemeId::TypesafeFreeAttached
+                | SchemeId::TypesafeDetachNoWait
+                | SchemeId::TypesafePutOnRetry
+                | SchemeId::TypesafeMmUnpinned
+                | SchemeId::TypesafeNoAddrCheck
         )
     }
 
@@ -147,6 +176,21 @@ impl SchemeId {
             SchemeId::TypesafeDupCopiesRefcnt => {
                 "BROKEN twin of typesafe (N1): vm_area_dup copies the attached refcount"
             }
+            SchemeId::TypesafeFreeAttached => {
+                "BROKEN twin of typesafe (N2): a VMA is freed still attached (refcnt 1)"
+            }
+            SchemeId::TypesafeDetachNoWait => {
+                "BROKEN twin of typesafe (N3): detach does not wait for readers"
+            }
+            SchemeId::TypesafePutOnRetry => {
+                "BROKEN twin of typesafe (N8): a put without a get on the detached/retry path"
+            }
+            SchemeId::TypesafeMmUnpinned => {
+                "BROKEN twin of typesafe (N10): wakes the other mm's writer without pinning it (needs --exits)"
+            }
+            SchemeId::TypesafeNoAddrCheck => {
+                "BROKEN twin of typesafe (N13): no address check after locking"
+            }
         }
     }
 }
@@ -165,5 +209,9 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), SchemeId::ALL.len());
         assert_eq!(SchemeId::correct().count(), 6);
+        assert!(SchemeId::correct().all(|s| !s.is_twin() && !s.is_kernel()));
+        let twins = SchemeId::ALL.iter().filter(|s| s.is_twin());
+        assert!(twins.clone().all(|s| s.name().starts_with("typesafe-")));
+        assert_eq!(twins.count(), SchemeId::ALL.len() - 7);
     }
 }

@@ -48,6 +48,46 @@ impl Variant for DupCopiesRefcnt {
     const MISTAKE: Mistake = Mistake::DupCopiesRefcnt;
 }
 
+/// N2: the old VMA is freed without being detached.
+#[derive(Debug)]
+pub struct FreeAttached;
+impl Variant for FreeAttached {
+    const NAME: &'static str = "typesafe-free-attached";
+    const MISTAKE: Mistake = Mistake::FreeAttached;
+}
+
+/// N3: detach does not wait for readers.
+#[derive(Debug)]
+pub struct DetachNoWait;
+impl Variant for DetachNoWait {
+    const NAME: &'static str = "typesafe-detach-no-wait";
+    const MISTAKE: Mistake = Mistake::DetachNoWait;
+}
+
+/// N8: a put on the detached (retry) path, without a get.
+#[derive(Debug)]
+pub struct PutOnRetry;
+impl Variant for PutOnRetry {
+    const NAME: &'static str = "typesafe-put-on-retry";
+    const MISTAKE: Mistake = Mistake::PutOnRetry;
+}
+
+/// N13: no address check after locking.
+#[derive(Debug)]
+pub struct NoAddrCheck;
+impl Variant for NoAddrCheck {
+    const NAME: &'static str = "typesafe-no-addr-check";
+    const MISTAKE: Mistake = Mistake::NoAddrCheck;
+}
+
+/// N10: the other mm is woken without being pinned.
+#[derive(Debug)]
+pub struct MmUnpinned;
+impl Variant for MmUnpinned {
+    const NAME: &'static str = "typesafe-mm-unpinned";
+    const MISTAKE: Mistake = Mistake::MmUnpinned;
+}
+
 /// Type-stable reuse over a [`Pool`].
 pub struct Typesafe<V = Correct> {
     pool: Pool,

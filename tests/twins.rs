@@ -1,0 +1,305 @@
+//! Each broken twin of `typesafe` on the exact schedule of its original report:
+//! the correct scheme survives the schedule (with the abort, miss or fallback it
+//! must make, counted exactly) and the twin fails on it (a wrong answer, or an
+//! error: a refcount underflow or a touch of a freed mm, caught and counted).
+//! One thread plays the reader; hooks between its steps play the writers, on
+//! this thread or, where a writer must be seen waiting, on a second one.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use vma_bench::counters::{Counters, Totals};
+use vma_bench::hook::Point;
+use vma_bench::schemes::typesafe::{
+    Correct, DetachNoWait, FreeAttached, MmUnpinned, NoAddrCheck, PutOnRetry, Variant,
+};
+use vma_bench::schemes::Typesafe;
+use vma_bench::vma::{Vma, VMA_LOCK_OFFSET};
+use vma_bench::{Layout, MapKind, Space};
+
+type Ts<V> = Space<Typesafe<V>>;
+
+fn space<V: Variant>() -> Ts<V> {
+    Space::new(Typesafe::default(), Layout { mms: 2, slots: 4 })
+}
+
+/// The reader faults in mm 0 at this slot.
+const SLOT: usize = 1;
+
+/// One fault in mm 0 at `SLOT`, with `hook` stepping in at every point.
+fn fault<V: Variant>(sp: &Ts<V>, hook: impl FnMut(Point)) -> Totals {
+    let c = Counters::default();
+    let mut h = sp.handle_with(0, hook);
+    sp.fault(&mut h, 0, sp.layout().addr(SLOT, 3), &c);
+    c.snapshot()
+}
+
+/// The object the reader finds (type-stable: valid until the space drops).
+fn found<V: Variant>(sp: &Ts<V>) -> &Vma {
+    // SAFETY: every VMA comes from the scheme's pool, which keeps its memory (a
+    // `Vma`, all atomics) until the space is dropped, after this borrow ends.
+    unsafe { &*sp.current(0, SLOT) }
+}
+
+/// Spin until `done` (a step another thread makes on its own).
+fn until(mut done: impl FnMut() -> bool) {
+    while !done() {
+        std::thread::yield_now();
+    }
+}
+
+/// N2: the VMA the reader found is freed still attached and reused at once for
+/// a new mapping at the same address, not yet inserted. Correct: it is detached,
+/// a miss, and the retry finds the new mapping. Twin: locked, a wrong answer.
+fn free_attached<V: Variant>() -> Totals {
+    let sp = space::<V>();
+    let x: *const Vma = found(&sp);
+    let wc = Counters::default();
+    let mut pending = None;
+    let t = fault(&sp, |p| {
+        if p == Point::Found && pending.is_none() {
+            let mut w = sp.handle(1);
+            sp.replace(&mut w, 0, SLOT, MapKind::Fresh, &wc);
+            pending = Some(sp.prepare(&mut w, 0, SLOT, MapKind::Fresh, &wc));
+        }
+    });
+    let p = pending.expect("the writer ran");
+    assert_eq!(p.vma() as *const Vma, x, "the found VMA was reused at once");
+    sp.commit(&mut sp.handle(1), p, &wc);
+    assert_eq!(wc.snapshot().errors, 0);
+    t
+}
+
+#[test]
+fn n2_free_attached() {
+    let t = free_attached::<Correct>();
+    assert_eq!(
+        (t.lock_miss, t.lock_success, t.wrong, t.errors),
+        (1, 1, 0, 0),
+        "{t:?}"
+    );
+    let t = free_attached::<FreeAttached>();
+    assert_eq!(
+        (t.lock_miss, t.lock_success, t.wrong),
+        (0, 1, 1),
+        "N2 twin must lock the freed, reused VMA: {t:?}"
+    );
+}
+
+/// N3: the reader takes its reference after the writer write-locked the VMA and
+/// before it detaches it; the detach does not wait, the VMA is freed and reused
+/// at the same address (not yet inserted) while the reader validates.
+/// Correct: the detach waits, the reader sees the write lock, aborts and falls
+/// back. Twin: the reader validates the reused object, a wrong answer.
+fn detach_no_wait<V: Variant>() -> Totals {
+    let sp = space::<V>();
+    let x = found(&sp);
+    let (ready, go, done) = (
+        AtomicBool::new(false),
+        AtomicBool::new(false),
+        AtomicBool::new(false),
+    );
+    let wc = Counters::default();
+    let mut pending = None;
+    let t = std::thread::scope(|s| {
+        let t = fault(&sp, |p| match p {
+            Point::BeforeCas if !ready.load(Ordering::Acquire) => {
+                s.spawn(|| {
+                    let mut w = sp.handle_with(1, |p: Point| {
+                        if p == Point::Detaching {
+                            ready.store(true, Ordering::Release);
+                            until(|| go.load(Ordering::Acquire));
+                        }
+                    });
+                    sp.replace(&mut w, 0, SLOT, MapKind::Fresh, &wc);
+                    drop(w);
+                    done.store(true, Ordering::Release);
+                });
+                until(|| ready.load(Ordering::Acquire));
+            }
+            Point::Locked if !go.load(Ordering::Acquire) => {
+                go.store(true, Ordering::Release);
+                // The writer either returned from its detach (twin) or waits in
+                // it for our reference (its offset added to the count).
+                until(|| done.load(Ordering::Acquire) || x.refcnt() == VMA_LOCK_OFFSET + 1);
+                if done.load(Ordering::Acquire) {
+                    pending = Some(sp.prepare(&mut sp.handle(2), 0, SLOT, MapKind::Fresh, &wc));
+                }
+            }
+            _ => {}
+        });
+        assert!(go.load(Ordering::Acquire), "the schedule ran");
+        t
+    });
+    if let Some(p) = pending {
+        assert_eq!(p.vma() as *const Vma, x as *const Vma, "reused at once");
+        sp.commit(&mut sp.handle(2), p, &wc);
+    }
+    t
+}
+
+#[test]
+fn n3_detach_without_waiting() {
+    let t = detach_no_wait::<Correct>();
+    assert_eq!(
+        (t.lock_abort, t.fallbacks, t.lock_success, t.wrong, t.errors),
+        (1, 1, 0, 0, 0),
+        "{t:?}"
+    );
+    let t = detach_no_wait::<DetachNoWait>();
+    assert_eq!(
+        (t.lock_success, t.wrong),
+        (1, 1),
+        "N3 twin must run on the reused VMA: {t:?}"
+    );
+}
+
+/// N8: the VMA the reader found is detached before its CAS. Correct: a miss, the
+/// retry locks the new mapping. Twin: also drops a reference it never took, a
+/// refcount underflow (caught, undone and counted), then the same retry.
+fn put_on_retry<V: Variant>() -> Totals {
+    let sp = space::<V>();
+    let wc = Counters::default();
+    let mut ran = false;
+    let t = fault(&sp, |p| {
+        if p == Point::Found && !ran {
+            ran = true;
+            sp.replace(&mut sp.handle(1), 0, SLOT, MapKind::Fresh, &wc);
+        }
+    });
+    assert!(ran);
+    t
+}
+
+#[test]
+fn n8_put_without_get_on_retry() {
+    let t = put_on_retry::<Correct>();
+    assert_eq!(
+        (t.lock_miss, t.lock_success, t.wrong, t.errors),
+        (1, 1, 0, 0),
+        "{t:?}"
+    );
+    let t = put_on_retry::<PutOnRetry>();
+    assert_eq!(
+        (t.lock_miss, t.lock_success, t.wrong, t.errors),
+        (1, 1, 0, 1),
+        "N8 twin must underflow once: {t:?}"
+    );
+}
+
+/// N13: the VMA the reader found is freed and reused in the same mm at another
+/// address, attached. Correct: the address check aborts, one fallback. Twin: a
+/// wrong answer.
+fn reused_elsewhere<V: Variant>() -> Totals {
+    let sp = space::<V>();
+    let x: *const Vma = found(&sp);
+    let wc = Counters::default();
+    let mut ran = false;
+    let t = fault(&sp, |p| {
+        if p == Point::Found && !ran {
+            ran = true;
+            let mut w = sp.handle(1);
+            sp.replace(&mut w, 0, SLOT, MapKind::Fresh, &wc);
+            sp.replace(&mut w, 0, 2, MapKind::Fresh, &wc);
+            assert_eq!(sp.current(0, 2), x, "reused at once");
+        }
+    });
+    assert!(ran);
+    t
+}
+
+#[test]
+fn n13_no_address_check() {
+    let t = reused_elsewhere::<Correct>();
+    assert_eq!(
+        (t.lock_abort, t.fallbacks, t.wrong, t.errors),
+        (1, 1, 0, 0),
+        "{t:?}"
+    );
+    let t = reused_elsewhere::<NoAddrCheck>();
+    assert_eq!(
+        (t.lock_success, t.wrong),
+        (1, 1),
+        "N13 twin must accept the VMA at another address: {t:?}"
+    );
+}
+
+/// N10 (the KASAN use-after-free): the VMA the reader found is reused in mm 1 and
+/// the reader takes a reference on it; mm 1's process exits and its writer waits
+/// for that reference. The reader's mm check fails; it drops the reference, which
+/// lets the exit free mm 1, and then wakes mm 1's writer. Correct: mm 1 was pinned
+/// first, so the exit waits for the pin and the wake touches a live mm. Twin: the
+/// wake touches the freed mm, caught by its generation and counted.
+fn exit_under_the_wake<V: Variant>() -> (Totals, u64) {
+    let sp = space::<V>();
+    let x = found(&sp);
+    let wc = Counters::default();
+    let born = sp.mm(1).generation();
+    let mut stage = 0;
+    let t = std::thread::scope(|s| {
+        let t = fault(&sp, |p| match (p, stage) {
+            (Point::Found, 0) => {
+                stage = 1;
+                let mut w = sp.handle(1);
+                sp.replace(&mut w, 0, SLOT, MapKind::Fresh, &wc);
+                sp.replace(&mut w, 1, SLOT, MapKind::Fresh, &wc);
+                assert_eq!(x.mm(), 1, "reused in mm 1 at once");
+            }
+            (Point::Locked, 1) => {
+                stage = 2;
+                s.spawn(|| sp.exit(&mut sp.handle(2), 1, &wc));
+                // mm 1's exit write-locks the VMA and waits for our reference.
+                until(|| x.refcnt() >= VMA_LOCK_OFFSET);
+            }
+            (Point::Put, 2) => {
+                stage = 3;
+                // The exit goes on: it frees mm 1 (twin) or waits for our pin.
+                until(|| sp.mm(1).freeing() || sp.mm(1).generation() != born);
+            }
+            _ => {}
+        });
+        assert_eq!(stage, 3, "the schedule ran");
+        t
+    });
+    assert_eq!(wc.snapshot().errors, 0);
+    (t, sp.mm(1).generation() - born)
+}
+
+#[test]
+fn n10_wake_of_an_unpinned_mm() {
+    let (t, lives) = exit_under_the_wake::<Correct>();
+    assert_eq!(lives, 2, "mm 1 was freed and created again");
+    assert_eq!(
+        (t.lock_abort, t.fallbacks, t.wrong, t.errors),
+        (1, 1, 0, 0),
+        "{t:?}"
+    );
+    let (t, lives) = exit_under_the_wake::<MmUnpinned>();
+    assert_eq!(lives, 2);
+    assert_eq!(
+        (t.lock_abort, t.fallbacks, t.wrong, t.errors),
+        (1, 1, 0, 1),
+        "N10 twin must touch the freed mm: {t:?}"
+    );
+}
+
+#[test]
+fn an_exit_frees_every_vma_and_the_mm_and_makes_new_ones() {
+    let sp = space::<Correct>();
+    let c = Counters::default();
+    let before: Vec<_> = (0..4).map(|k| sp.current(1, k)).collect();
+    sp.exit(&mut sp.handle(1), 1, &c);
+    let t = c.snapshot();
+    assert_eq!((t.maps, t.unmaps, t.errors), (4, 4, 0), "{t:?}");
+    assert_eq!(sp.mm(1).generation(), 2);
+    for k in 0..4 {
+        let now = sp.current(1, k);
+        assert!(!before.contains(&now), "slot {k} has a new VMA");
+        // SAFETY: pool memory, valid until the space drops.
+        let v = unsafe { &*now };
+        assert_eq!((v.refcnt(), v.mm()), (1, 1), "attached in the new mm");
+    }
+    // A fault in the new mm is served by the per-VMA lock.
+    let r = Counters::default();
+    sp.fault(&mut sp.handle(0), 1, sp.layout().addr(2, 0), &r);
+    assert_eq!((r.snapshot().lock_success, r.snapshot().wrong), (1, 0));
+}
