@@ -15,9 +15,10 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=Cargo.toml");
-    // The commit changes with HEAD and the index; watch them where they exist (a
+    // The commit changes with HEAD's log (every commit, checkout or merge writes
+    // it) and the tree's state with the index; watch them where they exist (a
     // missing watched path would rerun this script on every build).
-    for what in ["HEAD", "index"] {
+    for what in ["HEAD", "logs/HEAD", "index"] {
         if let Some(p) = run("git", &["rev-parse", "--git-path", what]) {
             if std::path::Path::new(&p).exists() {
                 println!("cargo:rerun-if-changed={p}");
