@@ -39,7 +39,7 @@ fn spec(scheme: SchemeId, threads: usize, churn_pct: f64, limit: Limit) -> RunSp
         },
         // One process is one mm: the real kernel has 1.
         layout: Layout {
-            mms: if scheme.is_kernel() { 1 } else { 2 },
+            mms: scheme.mms(2),
             slots: 64,
         },
         widen: 0,

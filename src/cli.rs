@@ -148,7 +148,7 @@ fn parse_run(args: &[String]) -> Result<RunSpec, CliError> {
         },
         layout: Layout {
             // One process is one mm: the real kernel's default is 1.
-            mms: mms.unwrap_or(if scheme.is_kernel() { 1 } else { 2 }) as usize,
+            mms: mms.map_or(scheme.mms(2), |m| m as usize),
             slots: slots as usize,
         },
         widen: widen as u32,
@@ -341,21 +341,11 @@ fn sweep_command(grid: &Grid, dirs: &SweepDirs, out: &mut dyn Write) -> Result<(
 }
 
 fn number(flag: &str, value: &str, min: u64, max: u64) -> Result<u64, CliError> {
-    match value.parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => err(format!(
-            "{flag}: '{value}' is not a whole number in {min}..={max}"
-        )),
-    }
+    whole(value, min, max).map_err(|e| CliError(format!("{flag}: {e}")))
 }
 
 fn real(flag: &str, value: &str, min: f64, max: f64) -> Result<f64, CliError> {
-    match value.parse::<f64>() {
-        Ok(x) if x.is_finite() && (min..=max).contains(&x) => Ok(x),
-        _ => err(format!(
-            "{flag}: '{value}' is not a number in {min}..={max}"
-        )),
-    }
+    fraction(value, min, max).map_err(|e| CliError(format!("{flag}: {e}")))
 }
 
 /// Run the command line `args` (without the program name), writing to `out`.

@@ -222,15 +222,18 @@ pub struct SlabCounts {
 /// Read the `vm_area_struct` cache's counts: None where `/sys/kernel/slab` is not
 /// readable (not SLUB, no sysfs, not permitted) or the cache is merged away.
 pub fn slab_objects() -> Option<SlabCounts> {
-    let read = |name: &str| -> Option<u64> {
-        let text = std::fs::read_to_string(format!("/sys/kernel/slab/vm_area_struct/{name}"));
-        parse_slab_value(&text.ok()?)
-    };
     Some(SlabCounts {
-        objects: read("objects")?,
-        total_objects: read("total_objects")?,
-        object_size: read("object_size")?,
+        objects: slab_attribute("objects")?,
+        total_objects: slab_attribute("total_objects")?,
+        object_size: slab_attribute("object_size")?,
     })
+}
+
+/// One numeric attribute of the `vm_area_struct` cache
+/// (`/sys/kernel/slab/vm_area_struct/<name>`), None where it is not readable.
+pub fn slab_attribute(name: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/sys/kernel/slab/vm_area_struct/{name}"));
+    parse_slab_value(&text.ok()?)
 }
 
 /// The first number of a slab attribute (`"1033 N0=1033"` is 1033).

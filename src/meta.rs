@@ -103,13 +103,7 @@ fn cpu_model() -> Option<String> {
 }
 
 fn vma_cache() -> Option<VmaCache> {
-    let read = |name: &str| {
-        read_trimmed(&format!("/sys/kernel/slab/vm_area_struct/{name}"))?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    };
+    let read = crate::linux::slab_attribute;
     let c = VmaCache {
         object_size: read("object_size"),
         destroy_by_rcu: read("destroy_by_rcu"),

@@ -240,6 +240,15 @@ fn host_findings(d: &Data<'_>, host: &str, out: &mut Vec<String>) {
     }
 }
 
+/// `a, b, c`.
+fn joined<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(T::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn meta_table(m: &Meta) -> String {
     let mut s = String::from("<table class=\"meta\">");
     let mut row = |k: &str, v: String| {
@@ -274,22 +283,8 @@ fn meta_table(m: &Meta) -> String {
             }),
     );
     row("schemes", p.schemes.join(", "));
-    row(
-        "threads",
-        p.threads
-            .iter()
-            .map(|t| t.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
-    row(
-        "churn %",
-        p.churn_pct
-            .iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
+    row("threads", joined(&p.threads));
+    row("churn %", joined(&p.churn_pct));
     row("skews", p.skews.join(", "));
     row(
         "repetitions, duration, warm-up",

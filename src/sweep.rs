@@ -138,14 +138,9 @@ impl Grid {
                                 skew,
                                 seed: self.seed + u64::from(rep),
                             };
-                            // One process is one mm: the real kernel always has 1.
-                            let layout = if scheme.is_kernel() {
-                                Layout {
-                                    mms: 1,
-                                    ..self.layout
-                                }
-                            } else {
-                                self.layout
+                            let layout = Layout {
+                                mms: scheme.mms(self.layout.mms),
+                                ..self.layout
                             };
                             out.push((
                                 rep,
@@ -238,7 +233,6 @@ pub fn sweep(
         }
         Progress::Lines(w) => (None, Some(w)),
     };
-    let host = crate::meta::host();
     let t0 = Instant::now();
     for (i, (rep, spec)) in runs.iter().enumerate() {
         // Relaxed: a flag polled between runs; nothing is handed over by it.
@@ -249,7 +243,6 @@ pub fn sweep(
         let row = Row {
             rep: *rep,
             run_id: format!("{stamp}-{i}"),
-            host: host.clone(),
             ..run_row(spec).map_err(CliError)?
         };
         w.serialize(&row).map_err(|e| io_fail("writing", &csv, e))?;
@@ -390,6 +383,7 @@ mod tests {
             fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
                 self.1 += b.iter().filter(|&&c| c == b'\n').count();
                 if self.1 >= 3 {
+                    // Relaxed: the flag is polled between runs; nothing is handed over.
                     self.0.store(true, Ordering::Relaxed);
                 }
                 Ok(b.len())

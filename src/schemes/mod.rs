@@ -98,6 +98,16 @@ impl SchemeId {
         }
     }
 
+    /// The address spaces this scheme runs with when `wanted` are asked for: the
+    /// real kernel always has 1 (one process is one mm), a model has `wanted`.
+    pub fn mms(self, wanted: usize) -> usize {
+        if self.is_kernel() {
+            1
+        } else {
+            wanted
+        }
+    }
+
     /// Whether this is the real kernel rather than a model.
     pub fn is_kernel(self) -> bool {
         self == SchemeId::Linux
