@@ -20,7 +20,7 @@ use crate::vma::{AbortReason, Mistake, StartRead, Vma};
 
 /// Misses after which a broken twin's reader gives up (the correct protocol never
 /// does: a detached VMA leaves the index before its writer unlocks).
-const TWIN_MAX_MISSES: u32 = 1 << 20;
+const TWIN_MAX_MISSES: u32 = 1 << 10;
 
 /// Bytes of address space one slot covers (a VMA fills its slot's region).
 pub const REGION: u64 = 1 << 21;
@@ -570,10 +570,14 @@ impl<S: Scheme, H> Space<S, H> {
         let slot = &p.mm.slots[p.slot];
         // SAFETY: under mmap_lock for write the slot's VMA is alive until replaced.
         let old = unsafe { &*S::current(slot) };
-        old.start_write(seq);
+        if !old.start_write_with(seq, S::MISTAKE) {
+            c.errors.inc();
+        }
         let new = p.vma();
         // New VMAs stay write-locked until mmap_lock is released, as in __mmap_region.
-        new.start_write(seq);
+        if !new.start_write_with(seq, S::MISTAKE) {
+            c.errors.inc();
+        }
         new.mark_attached();
         let old_ptr = self.scheme.publish(slot, p.new);
         debug_assert!(std::ptr::eq(old_ptr.as_ptr(), old));
@@ -617,7 +621,9 @@ impl<S: Scheme, H> Space<S, H> {
         for (k, slot) in m.slots.iter().enumerate() {
             // SAFETY: under mmap_lock for write the slot's VMA is alive until replaced.
             let old = unsafe { &*S::current(slot) };
-            old.start_write(seq);
+            if !old.start_write_with(seq, S::MISTAKE) {
+                c.errors.inc();
+            }
             let new = self.scheme.alloc(&mut h.local);
             // SAFETY: Scheme promise 3: a detached object only we own.
             let v = unsafe { new.as_ref() };
@@ -626,7 +632,9 @@ impl<S: Scheme, H> Space<S, H> {
             }
             let (start, end) = self.layout.range(k);
             v.init(m.id, start, end, h.next_gen());
-            v.start_write(seq);
+            if !v.start_write_with(seq, S::MISTAKE) {
+                c.errors.inc();
+            }
             olds.push(self.scheme.publish(slot, new));
             news.push(new);
         }

@@ -18,6 +18,23 @@ pub const NO_MM: usize = usize::MAX;
 /// Words of payload a fault reads (two cache lines, like the fields a real fault reads).
 pub const PAYLOAD_WORDS: usize = 16;
 
+/// How long a broken twin's writer waits for readers before it gives up and the
+/// caller counts an error. Far beyond any read section of the correct protocol,
+/// which never gives up (a reader preempted inside one is back within a few
+/// scheduler ticks); a twin's leaked reference is never dropped at all.
+pub const TWIN_MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// What a writer's wait for readers in `enter_locked` ended with.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Entered {
+    /// The object was detached: no offset added, nothing to wait for.
+    Detached,
+    /// The offset is added and only the writer (and the attach reference) is left.
+    Drained,
+    /// A broken twin's writer stopped waiting; the offset is still added.
+    GaveUp,
+}
+
 /// A deliberate protocol mistake: the broken twins of `typesafe` carry one each,
 /// and the loom models' twins (`tests/loom.rs`) carry N3, N4 and N5.
 /// `None` is the correct protocol. Always a compile-time constant at the call site
@@ -385,17 +402,27 @@ impl Vma {
     /// `vma_start_write`: exclude readers until the mm is write-unlocked.
     /// `seq` is the mm's current (odd) `mm_lock_seq`; the caller holds it for write.
     pub fn start_write(&self, seq: u32) {
+        let ok = self.start_write_with(seq, Mistake::None);
+        debug_assert!(ok, "the correct protocol's readers always leave");
+    }
+
+    /// [`start_write`](Vma::start_write) in a protocol with `mistake` compiled in.
+    /// Returns false if a broken twin's writer gave up waiting for readers that
+    /// never leave (see [`TWIN_MAX_WAIT`]), for the caller to count as an error.
+    #[inline]
+    pub fn start_write_with(&self, seq: u32, mistake: Mistake) -> bool {
         // Relaxed: only this writer (holding mmap_lock for write) stores lock_seq now.
         if self.lock_seq.load(Ordering::Relaxed) == seq {
-            return;
+            return true;
         }
-        let entered = self.enter_locked(false);
+        let entered = self.enter_locked(false, mistake);
         // Relaxed: published by the Release in `exit_locked`, or by attach's Release
         // for a detached object.
         self.lock_seq.store(seq, Ordering::Relaxed);
-        if entered {
+        if entered != Entered::Detached {
             self.exit_locked();
         }
+        entered != Entered::GaveUp
     }
 
     /// `vma_mark_attached`: every field is written; make the object lockable.
@@ -427,7 +454,8 @@ impl Vma {
     /// [`mark_detached`](Vma::mark_detached) with `mistake` compiled in
     /// (`DetachNoWait`, N3; `FreeAttached`, N2; any other value is the correct
     /// detach). Returns false if the attach reference was gone already (a broken
-    /// twin's refcount underflow, undone and left for the caller to count).
+    /// twin's refcount underflow, undone and left for the caller to count), or if
+    /// a twin's writer gave up waiting for readers (see [`TWIN_MAX_WAIT`]).
     #[inline]
     pub fn mark_detached_with(&self, mistake: Mistake) -> bool {
         if mistake == Mistake::FreeAttached {
@@ -443,20 +471,24 @@ impl Vma {
             // N3, the mistake itself: readers that slipped in still hold a reference.
             return true;
         }
-        if left != 0 && self.enter_locked(true) {
+        if left == 0 {
+            return true;
+        }
+        let entered = self.enter_locked(true, mistake);
+        if entered != Entered::Detached {
             self.exit_locked();
         }
-        true
+        entered != Entered::GaveUp
     }
 
     /// Add the writer offset if attached and wait until only the writer (and, when
-    /// not detaching, the attach reference) remains. Returns false if detached.
-    fn enter_locked(&self, detaching: bool) -> bool {
+    /// not detaching, the attach reference) remains.
+    fn enter_locked(&self, detaching: bool, mistake: Mistake) -> Entered {
         // Relaxed: only the start value of the add-if-not-zero loop.
         let mut old = self.refcnt.load(Ordering::Relaxed);
         loop {
             if old == 0 {
-                return false;
+                return Entered::Detached;
             }
             if old >= VMA_LOCK_OFFSET {
                 // Only while a broken twin's underflow is being undone (one writer
@@ -479,14 +511,23 @@ impl Vma {
         }
         let target = VMA_LOCK_OFFSET + u32::from(!detaching);
         let mut round = 0;
+        let mut since = None;
         // Acquire: pairs with the Release `fetch_sub` in `end_read`: the readers'
         // accesses happen before whatever the writer does next. `>`, not `!=`: in the
         // correct protocol the count never goes below the target; a broken twin's
         // stolen reference may, and must not hang the writer.
         while self.refcnt.load(Ordering::Acquire) > target {
+            if mistake != Mistake::None && round % 1024 == 1023 {
+                // A twin's count may hold a reference no reader will drop (a
+                // store over a stale reader's increment): give up, never hang.
+                let t0 = *since.get_or_insert_with(std::time::Instant::now);
+                if t0.elapsed() > TWIN_MAX_WAIT {
+                    return Entered::GaveUp;
+                }
+            }
             crate::sync::spin_wait(&mut round);
         }
-        true
+        Entered::Drained
     }
 
     fn exit_locked(&self) {
@@ -653,6 +694,29 @@ mod tests {
             }
             assert_eq!(v.refcnt(), 0, "{m:?}");
         }
+    }
+
+    #[test]
+    fn a_twins_writer_gives_up_on_a_reader_that_never_leaves() {
+        let seq = AtomicU32::new(0);
+        let v = Vma::new();
+        v.init(3, 0x1000, 0x2000, 7);
+        v.mark_attached();
+        // A reference no one will drop (what a twin's lost put leaves behind).
+        assert_eq!(
+            v.start_read(3, &seq, Mistake::None, &mut NoHook),
+            StartRead::Locked
+        );
+        let t0 = std::time::Instant::now();
+        assert!(!v.start_write_with(1, Mistake::DetachNoWait));
+        assert!(t0.elapsed() >= TWIN_MAX_WAIT);
+        assert_eq!(v.refcnt(), 2, "the writer's offset is taken back");
+        assert!(!v.mark_detached_with(Mistake::PutOnRetry));
+        assert_eq!(
+            v.refcnt(),
+            1,
+            "the attach reference is dropped all the same"
+        );
     }
 
     #[test]

@@ -180,6 +180,8 @@ fn adversarial_with(twin: SchemeId, seed: u64, cap: u64, exits_pct: f64) -> RunR
         exits_pct,
         limit: Limit {
             faults: Some(cap),
+            // A backstop: a twin that stops failing fails its test, never hangs it.
+            time: Some(Duration::from_secs(60)),
             first_wrong: true,
             ..Limit::NONE
         },
@@ -215,7 +217,8 @@ fn the_correct_scheme_survives_the_same_adversarial_settings() {
 }
 
 /// Every twin stress reaches quickly fails under the adversarial settings on
-/// three seeds (a wrong answer, or an error: a refcount underflow), and stops
+/// three seeds (a wrong answer, or an error: a refcount underflow, or a writer
+/// that gave up on readers that never leave), and stops
 /// there (`first_wrong` also stops at the first error).
 #[test]
 fn stress_catches_the_twins_it_can_reach() {
@@ -224,6 +227,7 @@ fn stress_catches_the_twins_it_can_reach() {
         SchemeId::TypesafeDetachNoWait,
         SchemeId::TypesafePutOnRetry,
         SchemeId::TypesafeNoAddrCheck,
+        SchemeId::TypesafeDupCopiesRefcnt,
     ] {
         for seed in 1..=3 {
             let t = adversarial(twin, seed, 20_000_000).totals;
