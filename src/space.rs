@@ -400,8 +400,13 @@ impl<S: Scheme, H> Space<S, H> {
             // we use it only inside this iteration, inside the section.
             let vma = unsafe { ptr.as_ref() };
             h.hook.at(Point::Found);
+            let seq = if S::MISTAKE == Mistake::SeqOfVmaMm {
+                self.seq_of_vma_mm(vma, &m.seq, c)
+            } else {
+                &m.seq
+            };
             let other_mm = |v: &Vma, hook: &mut H2| self.put_other_mm(v, hook, c);
-            match vma.start_read_with(m.id, &m.seq, S::MISTAKE, &mut h.hook, other_mm) {
+            match vma.start_read_with(m.id, seq, S::MISTAKE, &mut h.hook, other_mm) {
                 StartRead::Detached => {
                     c.lock_miss.inc();
                     if S::MISTAKE == Mistake::PutOnRetry && !vma.end_read() {
@@ -441,6 +446,22 @@ impl<S: Scheme, H> Space<S, H> {
             }
         }
         result
+    }
+
+    /// N7, the mistake itself: the sequence of the mm `vma` names now, read
+    /// without a reference (a reuse may change it at any time), instead of the
+    /// caller's. Reading it touches that mm, which may have been freed: counted.
+    #[cold]
+    fn seq_of_vma_mm<'m>(&'m self, vma: &Vma, own: &'m AtomicU32, c: &Counters) -> &'m AtomicU32 {
+        let Some(other) = self.mms.get(vma.mm()) else {
+            return own;
+        };
+        // Relaxed: a detector; the generation is odd from the mm's free until a
+        // new mm is created in its place, and nothing is ordered after it.
+        if other.life.gen.load(Ordering::Relaxed) & 1 == 1 {
+            c.errors.inc();
+        }
+        &other.seq
     }
 
     /// Drop a read reference on a VMA that turned out to belong to another mm

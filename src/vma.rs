@@ -22,7 +22,7 @@ pub const PAYLOAD_WORDS: usize = 16;
 /// caller counts an error. Far beyond any read section of the correct protocol,
 /// which never gives up (a reader preempted inside one is back within a few
 /// scheduler ticks); a twin's leaked reference is never dropped at all.
-pub const TWIN_MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+pub const TWIN_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What a writer's wait for readers in `enter_locked` ended with.
 #[derive(Copy, Clone, PartialEq, Eq)]
@@ -71,6 +71,14 @@ pub enum Mistake {
     /// N10: after a failed mm check the reader drops its reference and wakes the
     /// other mm's writer without pinning that mm first.
     MmUnpinned,
+    /// N7: the reader's lock checks compare `lock_seq` with the sequence of the
+    /// mm the object names (`vma.mm`, read before the reference is taken, which a
+    /// reuse may change and whose mm may be freed), not the caller's mm.
+    SeqOfVmaMm,
+    /// N9: the free path resets `lock_seq` to its initial value before readers
+    /// have drained, so a reader that took its reference under the write lock sees
+    /// the object unlocked ("false unlocking" a still write-locked object).
+    FreeResetsSeq,
 }
 
 /// A `vm_area_struct`: 192 bytes, as the kernel's object on the machines we model.
@@ -452,8 +460,8 @@ impl Vma {
     }
 
     /// [`mark_detached`](Vma::mark_detached) with `mistake` compiled in
-    /// (`DetachNoWait`, N3; `FreeAttached`, N2; any other value is the correct
-    /// detach). Returns false if the attach reference was gone already (a broken
+    /// (`DetachNoWait`, N3; `FreeAttached`, N2; `FreeResetsSeq`, N9; any other
+    /// value is the correct detach). Returns false if the attach reference was gone already (a broken
     /// twin's refcount underflow, undone and left for the caller to count), or if
     /// a twin's writer gave up waiting for readers (see [`TWIN_MAX_WAIT`]).
     #[inline]
@@ -461,6 +469,11 @@ impl Vma {
         if mistake == Mistake::FreeAttached {
             // N2, the mistake itself: the object is freed still attached.
             return true;
+        }
+        if mistake == Mistake::FreeResetsSeq {
+            // N9, the mistake itself. Relaxed: as every store of lock_seq by the
+            // writer holding mmap_lock; it is the value, not its ordering, that is wrong.
+            self.lock_seq.store(LOCK_SEQ_NONE, Ordering::Relaxed);
         }
         // Release: a reader that later finds refcnt 0 gives up; nothing to publish,
         // but our writes to the object must not move below the detach.

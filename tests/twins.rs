@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use vma_bench::counters::{Counters, Totals};
 use vma_bench::hook::Point;
 use vma_bench::schemes::typesafe::{
-    Correct, DetachNoWait, FreeAttached, MmUnpinned, NoAddrCheck, PutOnRetry, Variant,
+    Correct, DetachNoWait, FreeAttached, FreeResetsSeq, MmUnpinned, NoAddrCheck, PutOnRetry,
+    SeqOfVmaMm, Variant,
 };
 use vma_bench::schemes::Typesafe;
 use vma_bench::vma::{Vma, VMA_LOCK_OFFSET};
@@ -302,4 +303,205 @@ fn an_exit_frees_every_vma_and_the_mm_and_makes_new_ones() {
     let r = Counters::default();
     sp.fault(&mut sp.handle(0), 1, sp.layout().addr(2, 0), &r);
     assert_eq!((r.snapshot().lock_success, r.snapshot().wrong), (1, 0));
+}
+
+/// The reader's CAS lands while a writer (another thread, handle 2) holds the
+/// found VMA write-locked, out of the index, and is about to detach it: the
+/// writer stops at its `Detaching` point until the reader holds its reference,
+/// then detaches and waits for that reference. Returns once the writer waits.
+struct DetachRace {
+    ready: AtomicBool,
+    go: AtomicBool,
+}
+
+impl DetachRace {
+    fn new() -> Self {
+        DetachRace {
+            ready: AtomicBool::new(false),
+            go: AtomicBool::new(false),
+        }
+    }
+
+    /// Start the writer's replace of `SLOT` in mm 0 and wait until it stops
+    /// before its detach.
+    fn start<'s, 'e, V: Variant>(
+        &'e self,
+        s: &'s std::thread::Scope<'s, 'e>,
+        sp: &'e Ts<V>,
+        wc: &'e Counters,
+    ) {
+        s.spawn(move || {
+            let mut w = sp.handle_with(2, |p: Point| {
+                if p == Point::Detaching {
+                    self.ready.store(true, Ordering::Release);
+                    until(|| self.go.load(Ordering::Acquire));
+                }
+            });
+            sp.replace(&mut w, 0, SLOT, MapKind::Fresh, wc);
+        });
+        until(|| self.ready.load(Ordering::Acquire));
+    }
+
+    /// The reader holds its reference: let the writer detach, and wait until it
+    /// waits for that reference (its offset in the count).
+    fn release(&self, x: &Vma) {
+        self.go.store(true, Ordering::Release);
+        until(|| x.refcnt() == VMA_LOCK_OFFSET + 1);
+    }
+}
+
+/// N9: the reader takes its reference after the writer write-locked the VMA and
+/// before its detach; the detach (on the way to the free) resets `lock_seq`, then
+/// waits for the reader. Correct: the reader sees the write lock, aborts and falls
+/// back. Twin: it sees the object "unlocked" and runs on a VMA that is no longer
+/// in the index, a wrong answer.
+fn free_resets_seq<V: Variant>() -> Totals {
+    let sp = space::<V>();
+    let x = found(&sp);
+    let race = DetachRace::new();
+    let wc = Counters::default();
+    let mut stage = 0;
+    let t = std::thread::scope(|s| {
+        let t = fault(&sp, |p| match (p, stage) {
+            (Point::BeforeCas, 0) => {
+                stage = 1;
+                race.start(s, &sp, &wc);
+            }
+            (Point::Locked, 1) => {
+                stage = 2;
+                race.release(x);
+            }
+            _ => {}
+        });
+        assert_eq!(stage, 2, "the schedule ran");
+        t
+    });
+    assert_eq!(wc.snapshot().errors, 0);
+    t
+}
+
+#[test]
+fn n9_free_resets_the_lock_sequence() {
+    let t = free_resets_seq::<Correct>();
+    assert_eq!(
+        (t.lock_abort, t.fallbacks, t.lock_success, t.wrong, t.errors),
+        (1, 1, 0, 0, 0),
+        "{t:?}"
+    );
+    let t = free_resets_seq::<FreeResetsSeq>();
+    assert_eq!(
+        (t.lock_success, t.wrong),
+        (1, 1),
+        "N9 twin must run on the write-locked, unindexed VMA: {t:?}"
+    );
+}
+
+/// N7 (case 2 of the patch): the VMA the reader found is reused in mm 1 before
+/// its lock attempt (the twin takes mm 1's sequence from `vma.mm` then), and
+/// reused back in mm 0 at the same address before its CAS, where a writer has it
+/// write-locked and is detaching it. Correct: the caller's mm's sequence says
+/// write-locked: abort, fallback. Twin: mm 1's sequence says unlocked: it runs
+/// on a VMA no longer in the index, a wrong answer.
+fn seq_of_vma_mm<V: Variant>() -> Totals {
+    let sp = space::<V>();
+    let x = found(&sp);
+    let race = DetachRace::new();
+    let wc = Counters::default();
+    let mut stage = 0;
+    let t = std::thread::scope(|s| {
+        let t = fault(&sp, |p| match (p, stage) {
+            (Point::Found, 0) => {
+                stage = 1;
+                let mut w = sp.handle(1);
+                sp.replace(&mut w, 0, SLOT, MapKind::Fresh, &wc);
+                sp.replace(&mut w, 1, SLOT, MapKind::Fresh, &wc);
+                assert_eq!(x.mm(), 1, "reused in mm 1 at once");
+            }
+            (Point::BeforeCas, 1) => {
+                stage = 2;
+                let mut w = sp.handle(1);
+                sp.replace(&mut w, 1, SLOT, MapKind::Fresh, &wc);
+                sp.replace(&mut w, 0, SLOT, MapKind::Fresh, &wc);
+                assert_eq!(sp.current(0, SLOT), x as *const Vma, "back in mm 0");
+                race.start(s, &sp, &wc);
+            }
+            (Point::Locked, 2) => {
+                stage = 3;
+                race.release(x);
+            }
+            _ => {}
+        });
+        assert_eq!(stage, 3, "the schedule ran");
+        t
+    });
+    assert_eq!(wc.snapshot().errors, 0);
+    t
+}
+
+/// N7, the use-after-free side: the VMA the reader found is reused in mm 1, and
+/// mm 1's process exits (on another thread) and stops right after freeing mm 1.
+/// The reader's lock attempt then reads a sequence. Correct: its own mm's, a
+/// miss (the VMA is detached), the retry succeeds. Twin: mm 1's, a touch of the
+/// freed mm, caught by its generation and counted (the kernel's use-after-free).
+fn seq_of_a_freed_mm<V: Variant>() -> Totals {
+    let sp = space::<V>();
+    let x = found(&sp);
+    let wc = Counters::default();
+    let (freed, go) = (AtomicBool::new(false), AtomicBool::new(false));
+    let mut ran = false;
+    std::thread::scope(|s| {
+        let t = fault(&sp, |p| {
+            if p == Point::Found && !ran {
+                ran = true;
+                let mut w = sp.handle(1);
+                sp.replace(&mut w, 0, SLOT, MapKind::Fresh, &wc);
+                sp.replace(&mut w, 1, SLOT, MapKind::Fresh, &wc);
+                assert_eq!(x.mm(), 1, "reused in mm 1 at once");
+                s.spawn(|| {
+                    let mut e = sp.handle_with(2, |p: Point| {
+                        if p == Point::MmFreed {
+                            freed.store(true, Ordering::Release);
+                            until(|| go.load(Ordering::Acquire));
+                        }
+                    });
+                    sp.exit(&mut e, 1, &wc);
+                });
+                until(|| freed.load(Ordering::Acquire));
+                assert_eq!(sp.mm(1).generation() & 1, 1, "mm 1 is freed");
+            }
+        });
+        go.store(true, Ordering::Release);
+        assert!(ran, "the schedule ran");
+        t
+    })
+}
+
+#[test]
+fn n7_lock_check_against_the_vmas_own_mm() {
+    let t = seq_of_vma_mm::<Correct>();
+    assert_eq!(
+        (t.lock_abort, t.fallbacks, t.lock_success, t.wrong, t.errors),
+        (1, 1, 0, 0, 0),
+        "{t:?}"
+    );
+    let t = seq_of_vma_mm::<SeqOfVmaMm>();
+    assert_eq!(
+        (t.lock_success, t.wrong),
+        (1, 1),
+        "N7 twin must trust the other mm's sequence: {t:?}"
+    );
+    let t = seq_of_a_freed_mm::<Correct>();
+    assert_eq!(
+        (t.lock_miss, t.lock_success, t.wrong, t.errors),
+        (1, 1, 0, 0),
+        "{t:?}"
+    );
+    // The twin then compares with the exit's sequence, under which the VMA was
+    // write-locked: a false "locked", an abort and a fallback.
+    let t = seq_of_a_freed_mm::<SeqOfVmaMm>();
+    assert_eq!(
+        (t.lock_abort, t.fallbacks, t.wrong, t.errors),
+        (1, 1, 0, 1),
+        "N7 twin must touch the freed mm: {t:?}"
+    );
 }

@@ -48,6 +48,10 @@ pub enum SchemeId {
     TypesafeMmUnpinned,
     /// Broken twin N13.
     TypesafeNoAddrCheck,
+    /// Broken twin N7.
+    TypesafeSeqOfVmaMm,
+    /// Broken twin N9.
+    TypesafeFreeResetsSeq,
 }
 
 /// Something done with a scheme's type, chosen at run time by [`SchemeId::visit`].
@@ -60,7 +64,7 @@ pub trait Visit {
 
 impl SchemeId {
     /// All schemes: the correct models, the real kernel, then the broken twins.
-    pub const ALL: [SchemeId; 14] = [
+    pub const ALL: [SchemeId; 16] = [
         SchemeId::Rwlock,
         SchemeId::RcuEpoch,
         SchemeId::RcuSeize,
@@ -75,6 +79,8 @@ impl SchemeId {
         SchemeId::TypesafePutOnRetry,
         SchemeId::TypesafeMmUnpinned,
         SchemeId::TypesafeNoAddrCheck,
+        SchemeId::TypesafeSeqOfVmaMm,
+        SchemeId::TypesafeFreeResetsSeq,
     ];
 
     /// The correct model schemes.
@@ -116,8 +122,8 @@ impl SchemeId {
     /// Run `v` with this scheme's type; None for `linux`, which is not a model.
     pub fn visit<V: Visit>(self, v: V) -> Option<V::Out> {
         use typesafe::{
-            Correct, DetachNoWait, DupCopiesRefcnt, FreeAttached, MmUnpinned, NoAddrCheck,
-            NoMmCheck, PutOnRetry,
+            Correct, DetachNoWait, DupCopiesRefcnt, FreeAttached, FreeResetsSeq, MmUnpinned,
+            NoAddrCheck, NoMmCheck, PutOnRetry, SeqOfVmaMm,
         };
         Some(match self {
             SchemeId::Rwlock => v.visit::<Rwlock>(),
@@ -133,6 +139,8 @@ impl SchemeId {
             SchemeId::TypesafePutOnRetry => v.visit::<Typesafe<PutOnRetry>>(),
             SchemeId::TypesafeMmUnpinned => v.visit::<Typesafe<MmUnpinned>>(),
             SchemeId::TypesafeNoAddrCheck => v.visit::<Typesafe<NoAddrCheck>>(),
+            SchemeId::TypesafeSeqOfVmaMm => v.visit::<Typesafe<SeqOfVmaMm>>(),
+            SchemeId::TypesafeFreeResetsSeq => v.visit::<Typesafe<FreeResetsSeq>>(),
             SchemeId::Linux => return None,
         })
     }
@@ -165,6 +173,8 @@ impl SchemeId {
                 | SchemeId::TypesafePutOnRetry
                 | SchemeId::TypesafeMmUnpinned
                 | SchemeId::TypesafeNoAddrCheck
+                | SchemeId::TypesafeSeqOfVmaMm
+                | SchemeId::TypesafeFreeResetsSeq
         )
     }
 
@@ -200,6 +210,12 @@ impl SchemeId {
             }
             SchemeId::TypesafeNoAddrCheck => {
                 "BROKEN twin of typesafe (N13): no address check after locking"
+            }
+            SchemeId::TypesafeSeqOfVmaMm => {
+                "BROKEN twin of typesafe (N7): lock checks against vma->vm_mm's sequence, not the caller's mm"
+            }
+            SchemeId::TypesafeFreeResetsSeq => {
+                "BROKEN twin of typesafe (N9): the free path resets lock_seq before readers drain"
             }
         }
     }

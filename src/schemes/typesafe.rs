@@ -72,6 +72,22 @@ impl Variant for PutOnRetry {
     const MISTAKE: Mistake = Mistake::PutOnRetry;
 }
 
+/// N7: the lock checks use the sequence of `vma.mm`, not of the caller's mm.
+#[derive(Debug)]
+pub struct SeqOfVmaMm;
+impl Variant for SeqOfVmaMm {
+    const NAME: &'static str = "typesafe-seq-of-vma-mm";
+    const MISTAKE: Mistake = Mistake::SeqOfVmaMm;
+}
+
+/// N9: the free path resets `lock_seq` before readers have drained.
+#[derive(Debug)]
+pub struct FreeResetsSeq;
+impl Variant for FreeResetsSeq {
+    const NAME: &'static str = "typesafe-free-resets-seq";
+    const MISTAKE: Mistake = Mistake::FreeResetsSeq;
+}
+
 /// N13: no address check after locking.
 #[derive(Debug)]
 pub struct NoAddrCheck;
