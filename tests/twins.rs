@@ -94,41 +94,27 @@ fn n2_free_attached() {
 fn detach_no_wait<V: Variant>() -> Totals {
     let sp = space::<V>();
     let x = found(&sp);
-    let (ready, go, done) = (
-        AtomicBool::new(false),
-        AtomicBool::new(false),
-        AtomicBool::new(false),
-    );
+    let race = DetachRace::new();
     let wc = Counters::default();
     let mut pending = None;
+    let mut stage = 0;
     let t = std::thread::scope(|s| {
-        let t = fault(&sp, |p| match p {
-            Point::BeforeCas if !ready.load(Ordering::Acquire) => {
-                s.spawn(|| {
-                    let mut w = sp.handle_with(1, |p: Point| {
-                        if p == Point::Detaching {
-                            ready.store(true, Ordering::Release);
-                            until(|| go.load(Ordering::Acquire));
-                        }
-                    });
-                    sp.replace(&mut w, 0, SLOT, MapKind::Fresh, &wc);
-                    drop(w);
-                    done.store(true, Ordering::Release);
-                });
-                until(|| ready.load(Ordering::Acquire));
+        let t = fault(&sp, |p| match (p, stage) {
+            (Point::BeforeCas, 0) => {
+                stage = 1;
+                race.start(s, &sp, &wc);
             }
-            Point::Locked if !go.load(Ordering::Acquire) => {
-                go.store(true, Ordering::Release);
+            (Point::Locked, 1) => {
+                stage = 2;
                 // The writer either returned from its detach (twin) or waits in
-                // it for our reference (its offset added to the count).
-                until(|| done.load(Ordering::Acquire) || x.refcnt() == VMA_LOCK_OFFSET + 1);
-                if done.load(Ordering::Acquire) {
+                // it for our reference: then reuse the object at once.
+                if race.release(x) {
                     pending = Some(sp.prepare(&mut sp.handle(2), 0, SLOT, MapKind::Fresh, &wc));
                 }
             }
             _ => {}
         });
-        assert!(go.load(Ordering::Acquire), "the schedule ran");
+        assert_eq!(stage, 2, "the schedule ran");
         t
     });
     if let Some(p) = pending {
@@ -308,10 +294,11 @@ fn an_exit_frees_every_vma_and_the_mm_and_makes_new_ones() {
 /// The reader's CAS lands while a writer (another thread, handle 2) holds the
 /// found VMA write-locked, out of the index, and is about to detach it: the
 /// writer stops at its `Detaching` point until the reader holds its reference,
-/// then detaches and waits for that reference. Returns once the writer waits.
+/// then detaches and (unless its detach does not wait) waits for that reference.
 struct DetachRace {
     ready: AtomicBool,
     go: AtomicBool,
+    done: AtomicBool,
 }
 
 impl DetachRace {
@@ -319,6 +306,7 @@ impl DetachRace {
         DetachRace {
             ready: AtomicBool::new(false),
             go: AtomicBool::new(false),
+            done: AtomicBool::new(false),
         }
     }
 
@@ -338,15 +326,19 @@ impl DetachRace {
                 }
             });
             sp.replace(&mut w, 0, SLOT, MapKind::Fresh, wc);
+            drop(w);
+            self.done.store(true, Ordering::Release);
         });
         until(|| self.ready.load(Ordering::Acquire));
     }
 
     /// The reader holds its reference: let the writer detach, and wait until it
-    /// waits for that reference (its offset in the count).
-    fn release(&self, x: &Vma) {
+    /// either waits for that reference (its offset in the count) or returned
+    /// without waiting (true: a detach that does not wait, N3).
+    fn release(&self, x: &Vma) -> bool {
         self.go.store(true, Ordering::Release);
-        until(|| x.refcnt() == VMA_LOCK_OFFSET + 1);
+        until(|| self.done.load(Ordering::Acquire) || x.refcnt() == VMA_LOCK_OFFSET + 1);
+        self.done.load(Ordering::Acquire)
     }
 }
 
@@ -369,7 +361,7 @@ fn free_resets_seq<V: Variant>() -> Totals {
             }
             (Point::Locked, 1) => {
                 stage = 2;
-                race.release(x);
+                assert!(!race.release(x), "the detach waits for the reader");
             }
             _ => {}
         });
@@ -427,7 +419,7 @@ fn seq_of_vma_mm<V: Variant>() -> Totals {
             }
             (Point::Locked, 2) => {
                 stage = 3;
-                race.release(x);
+                assert!(!race.release(x), "the detach waits for the reader");
             }
             _ => {}
         });
