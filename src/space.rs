@@ -373,7 +373,6 @@ impl<S: Scheme, H> Space<S, H> {
     /// `lock_vma_under_rcu(mm, addr)`: find, read-lock and validate the VMA for
     /// `addr` without the mm lock. A VMA found detached counts a miss and is looked
     /// up again; any other failure counts an abort.
-    #[inline]
     pub fn lock_vma_under_rcu<'a, 'r, H2: Hook>(
         &'a self,
         h: &mut Handle<'a, S, H2>,
@@ -389,7 +388,23 @@ impl<S: Scheme, H> Space<S, H> {
             c.lock_abort.inc();
             return Err(AbortReason::NotFound);
         };
-        let slot = &m.slots[k];
+        self.lock_in_slot(h, m, &m.slots[k], addr, c)
+    }
+
+    /// [`Self::lock_vma_under_rcu`] in `slot`, the index entry of `addr` in `m`:
+    /// a fault looks the entry up once, since its oracle reads it again after.
+    #[inline]
+    fn lock_in_slot<'a, 'r, H2: Hook>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        m: &'a Mm<S>,
+        slot: &'a S::Slot,
+        addr: u64,
+        c: &'r Counters,
+    ) -> Result<ReadLocked<'r>, AbortReason>
+    where
+        'a: 'r,
+    {
         let mut section = self.scheme.enter(&mut h.local);
         let mut misses = 0u32;
         let result = loop {
@@ -508,18 +523,25 @@ impl<S: Scheme, H> Space<S, H> {
         let m = &self.mms[mm];
         let k = self.layout.slot_of(addr);
         if S::PER_VMA_LOCK {
-            if let Ok(vma) = self.lock_vma_under_rcu(h, mm, addr, c) {
-                c.lock_success.inc();
-                // The oracle's view of the index (skipped where the oracle is off).
-                let indexed = if cfg!(vma_bench_bare) {
-                    std::ptr::null_mut()
-                } else {
-                    k.map_or(std::ptr::null_mut(), |k| S::current(&m.slots[k]))
-                };
-                if !vma.fault_check(m.id, addr, indexed) {
-                    c.wrong.inc();
+            match k {
+                Some(k) => {
+                    let slot = &m.slots[k];
+                    if let Ok(vma) = self.lock_in_slot(h, m, slot, addr, c) {
+                        c.lock_success.inc();
+                        // The oracle's view of the index (skipped where the oracle is off).
+                        let indexed = if cfg!(vma_bench_bare) {
+                            std::ptr::null_mut()
+                        } else {
+                            S::current(slot)
+                        };
+                        if !vma.fault_check(m.id, addr, indexed) {
+                            c.wrong.inc();
+                        }
+                        return;
+                    }
                 }
-                return;
+                // No entry for the address: the walk finds nothing.
+                None => c.lock_abort.inc(),
             }
         }
         c.fallbacks.inc();
