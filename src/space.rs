@@ -498,7 +498,7 @@ impl<S: Scheme, H> Space<S, H> {
         // Relaxed: read under our read reference on one of its attached VMAs, which
         // its exit waits for (Acquire) before freeing it: the live generation.
         let gen = other.life.gen.load(Ordering::Relaxed);
-        let left = vma.put_returning();
+        let left = vma.put();
         hook.at(Point::Put);
         if left.is_some_and(Vma::writer_waits) && !other.wake(gen) {
             c.errors.inc();
@@ -571,6 +571,26 @@ impl<S: Scheme, H> Space<S, H> {
     ) -> Pending<'a, S> {
         let m = &self.mms[mm];
         let guard = m.write_lock();
+        let new = self.alloc_vma(h, m, slot, kind, c);
+        Pending {
+            mm: m,
+            guard,
+            slot,
+            new,
+        }
+    }
+
+    /// A detached VMA for `slot` of `m`, filled fresh or copied from the slot's
+    /// current one (counting a reused object). The caller holds `m`'s mmap_lock
+    /// for write.
+    fn alloc_vma<'a, H2>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        m: &Mm<S>,
+        slot: usize,
+        kind: MapKind,
+        c: &Counters,
+    ) -> NonNull<Vma> {
         let new = self.scheme.alloc(&mut h.local);
         // SAFETY: Scheme promise 3: a detached object only we own (stale readers
         // may read it; every field is atomic).
@@ -585,19 +605,14 @@ impl<S: Scheme, H> Space<S, H> {
                 v.init(m.id, start, end, gen);
             }
             MapKind::Copy => {
-                // SAFETY: we hold mmap_lock for write: the current VMA stays in
-                // the slot, hence alive, until we replace it.
+                // SAFETY: the caller holds mmap_lock for write: the current VMA
+                // stays in the slot, hence alive, until it is replaced.
                 let orig = unsafe { &*S::current(&m.slots[slot]) };
                 v.dup_from(orig, S::MISTAKE);
                 v.rewrite(gen);
             }
         }
-        Pending {
-            mm: m,
-            guard,
-            slot,
-            new,
-        }
+        new
     }
 
     /// Second half: write-lock the old VMA and the new one, attach the new one and
@@ -667,14 +682,9 @@ impl<S: Scheme, H> Space<S, H> {
             if !old.start_write_with(seq, S::MISTAKE) {
                 c.errors.inc();
             }
-            let new = self.scheme.alloc(&mut h.local);
+            let new = self.alloc_vma(h, m, k, MapKind::Fresh, c);
             // SAFETY: Scheme promise 3: a detached object only we own.
             let v = unsafe { new.as_ref() };
-            if v.generation() != 0 {
-                c.reused.inc();
-            }
-            let (start, end) = self.layout.range(k);
-            v.init(m.id, start, end, h.next_gen());
             if !v.start_write_with(seq, S::MISTAKE) {
                 c.errors.inc();
             }

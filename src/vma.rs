@@ -380,9 +380,10 @@ impl Vma {
         self.end_read()
     }
 
-    /// Drop one reference; the count left, or None on an underflow (undone).
+    /// Drop one reference; the count left (for a caller that must decide whether
+    /// a writer waits and must be woken), or None on an underflow (undone).
     #[inline]
-    fn put(&self) -> Option<u32> {
+    pub fn put(&self) -> Option<u32> {
         // Release: pairs with the Acquire loads in `start_write` / `mark_detached`
         // that wait for readers, so our reads happen before a writer's changes.
         let old = self.refcnt.fetch_sub(1, Ordering::Release);
@@ -397,14 +398,6 @@ impl Vma {
         // Relaxed: restores the count a broken twin's put took; nothing is published.
         self.refcnt.fetch_add(1, Ordering::Relaxed);
         None
-    }
-
-    /// The read reference is dropped on the failed-mm-check path: `refcnt` as it is
-    /// left (None on an underflow, undone), for the caller to decide whether a
-    /// writer waits and must be woken.
-    #[inline]
-    pub fn put_returning(&self) -> Option<u32> {
-        self.put()
     }
 
     /// `vma_start_write`: exclude readers until the mm is write-unlocked.

@@ -48,6 +48,40 @@ fn until(mut done: impl FnMut() -> bool) {
     }
 }
 
+/// The correct reader where the schedule leaves it only the mm lock: one abort,
+/// one fallback, no per-VMA success, nothing wrong.
+fn assert_fell_back(t: Totals) {
+    assert_eq!(
+        (t.lock_abort, t.fallbacks, t.lock_success, t.wrong, t.errors),
+        (1, 1, 0, 0, 0),
+        "{t:?}"
+    );
+}
+
+/// The correct reader where the found VMA was detached: one miss, then the
+/// retry locks the new mapping.
+fn assert_missed_then_locked(t: Totals) {
+    assert_eq!(
+        (t.lock_miss, t.lock_success, t.wrong, t.errors),
+        (1, 1, 0, 0),
+        "{t:?}"
+    );
+}
+
+/// A twin that ran the fault under the per-VMA lock on the wrong VMA.
+fn assert_ran_wrong(t: Totals, why: &str) {
+    assert_eq!((t.lock_success, t.wrong), (1, 1), "{why}: {t:?}");
+}
+
+/// A writer (handle 1) replaces the found VMA `x` in mm 0, and the pool reuses
+/// it at once for a new mapping in mm 1.
+fn reuse_in_mm1<V: Variant>(sp: &Ts<V>, x: &Vma, wc: &Counters) {
+    let mut w = sp.handle(1);
+    sp.replace(&mut w, 0, SLOT, MapKind::Fresh, wc);
+    sp.replace(&mut w, 1, SLOT, MapKind::Fresh, wc);
+    assert_eq!(x.mm(), 1, "reused in mm 1 at once");
+}
+
 /// N2: the VMA the reader found is freed still attached and reused at once for
 /// a new mapping at the same address, not yet inserted. Correct: it is detached,
 /// a miss, and the retry finds the new mapping. Twin: locked, a wrong answer.
@@ -72,12 +106,7 @@ fn free_attached<V: Variant>() -> Totals {
 
 #[test]
 fn n2_free_attached() {
-    let t = free_attached::<Correct>();
-    assert_eq!(
-        (t.lock_miss, t.lock_success, t.wrong, t.errors),
-        (1, 1, 0, 0),
-        "{t:?}"
-    );
+    assert_missed_then_locked(free_attached::<Correct>());
     let t = free_attached::<FreeAttached>();
     assert_eq!(
         (t.lock_miss, t.lock_success, t.wrong),
@@ -126,17 +155,10 @@ fn detach_no_wait<V: Variant>() -> Totals {
 
 #[test]
 fn n3_detach_without_waiting() {
-    let t = detach_no_wait::<Correct>();
-    assert_eq!(
-        (t.lock_abort, t.fallbacks, t.lock_success, t.wrong, t.errors),
-        (1, 1, 0, 0, 0),
-        "{t:?}"
-    );
-    let t = detach_no_wait::<DetachNoWait>();
-    assert_eq!(
-        (t.lock_success, t.wrong),
-        (1, 1),
-        "N3 twin must run on the reused VMA: {t:?}"
+    assert_fell_back(detach_no_wait::<Correct>());
+    assert_ran_wrong(
+        detach_no_wait::<DetachNoWait>(),
+        "N3 twin must run on the reused VMA",
     );
 }
 
@@ -159,12 +181,7 @@ fn put_on_retry<V: Variant>() -> Totals {
 
 #[test]
 fn n8_put_without_get_on_retry() {
-    let t = put_on_retry::<Correct>();
-    assert_eq!(
-        (t.lock_miss, t.lock_success, t.wrong, t.errors),
-        (1, 1, 0, 0),
-        "{t:?}"
-    );
+    assert_missed_then_locked(put_on_retry::<Correct>());
     let t = put_on_retry::<PutOnRetry>();
     assert_eq!(
         (t.lock_miss, t.lock_success, t.wrong, t.errors),
@@ -196,17 +213,10 @@ fn reused_elsewhere<V: Variant>() -> Totals {
 
 #[test]
 fn n13_no_address_check() {
-    let t = reused_elsewhere::<Correct>();
-    assert_eq!(
-        (t.lock_abort, t.fallbacks, t.wrong, t.errors),
-        (1, 1, 0, 0),
-        "{t:?}"
-    );
-    let t = reused_elsewhere::<NoAddrCheck>();
-    assert_eq!(
-        (t.lock_success, t.wrong),
-        (1, 1),
-        "N13 twin must accept the VMA at another address: {t:?}"
+    assert_fell_back(reused_elsewhere::<Correct>());
+    assert_ran_wrong(
+        reused_elsewhere::<NoAddrCheck>(),
+        "N13 twin must accept the VMA at another address",
     );
 }
 
@@ -226,10 +236,7 @@ fn exit_under_the_wake<V: Variant>() -> (Totals, u64) {
         let t = fault(&sp, |p| match (p, stage) {
             (Point::Found, 0) => {
                 stage = 1;
-                let mut w = sp.handle(1);
-                sp.replace(&mut w, 0, SLOT, MapKind::Fresh, &wc);
-                sp.replace(&mut w, 1, SLOT, MapKind::Fresh, &wc);
-                assert_eq!(x.mm(), 1, "reused in mm 1 at once");
+                reuse_in_mm1(&sp, x, &wc);
             }
             (Point::Locked, 1) => {
                 stage = 2;
@@ -255,11 +262,7 @@ fn exit_under_the_wake<V: Variant>() -> (Totals, u64) {
 fn n10_wake_of_an_unpinned_mm() {
     let (t, lives) = exit_under_the_wake::<Correct>();
     assert_eq!(lives, 2, "mm 1 was freed and created again");
-    assert_eq!(
-        (t.lock_abort, t.fallbacks, t.wrong, t.errors),
-        (1, 1, 0, 0),
-        "{t:?}"
-    );
+    assert_fell_back(t);
     let (t, lives) = exit_under_the_wake::<MmUnpinned>();
     assert_eq!(lives, 2);
     assert_eq!(
@@ -374,17 +377,10 @@ fn free_resets_seq<V: Variant>() -> Totals {
 
 #[test]
 fn n9_free_resets_the_lock_sequence() {
-    let t = free_resets_seq::<Correct>();
-    assert_eq!(
-        (t.lock_abort, t.fallbacks, t.lock_success, t.wrong, t.errors),
-        (1, 1, 0, 0, 0),
-        "{t:?}"
-    );
-    let t = free_resets_seq::<FreeResetsSeq>();
-    assert_eq!(
-        (t.lock_success, t.wrong),
-        (1, 1),
-        "N9 twin must run on the write-locked, unindexed VMA: {t:?}"
+    assert_fell_back(free_resets_seq::<Correct>());
+    assert_ran_wrong(
+        free_resets_seq::<FreeResetsSeq>(),
+        "N9 twin must run on the write-locked, unindexed VMA",
     );
 }
 
@@ -404,10 +400,7 @@ fn seq_of_vma_mm<V: Variant>() -> Totals {
         let t = fault(&sp, |p| match (p, stage) {
             (Point::Found, 0) => {
                 stage = 1;
-                let mut w = sp.handle(1);
-                sp.replace(&mut w, 0, SLOT, MapKind::Fresh, &wc);
-                sp.replace(&mut w, 1, SLOT, MapKind::Fresh, &wc);
-                assert_eq!(x.mm(), 1, "reused in mm 1 at once");
+                reuse_in_mm1(&sp, x, &wc);
             }
             (Point::BeforeCas, 1) => {
                 stage = 2;
@@ -445,10 +438,7 @@ fn seq_of_a_freed_mm<V: Variant>() -> Totals {
         let t = fault(&sp, |p| {
             if p == Point::Found && !ran {
                 ran = true;
-                let mut w = sp.handle(1);
-                sp.replace(&mut w, 0, SLOT, MapKind::Fresh, &wc);
-                sp.replace(&mut w, 1, SLOT, MapKind::Fresh, &wc);
-                assert_eq!(x.mm(), 1, "reused in mm 1 at once");
+                reuse_in_mm1(&sp, x, &wc);
                 s.spawn(|| {
                     let mut e = sp.handle_with(2, |p: Point| {
                         if p == Point::MmFreed {
@@ -470,24 +460,12 @@ fn seq_of_a_freed_mm<V: Variant>() -> Totals {
 
 #[test]
 fn n7_lock_check_against_the_vmas_own_mm() {
-    let t = seq_of_vma_mm::<Correct>();
-    assert_eq!(
-        (t.lock_abort, t.fallbacks, t.lock_success, t.wrong, t.errors),
-        (1, 1, 0, 0, 0),
-        "{t:?}"
+    assert_fell_back(seq_of_vma_mm::<Correct>());
+    assert_ran_wrong(
+        seq_of_vma_mm::<SeqOfVmaMm>(),
+        "N7 twin must trust the other mm's sequence",
     );
-    let t = seq_of_vma_mm::<SeqOfVmaMm>();
-    assert_eq!(
-        (t.lock_success, t.wrong),
-        (1, 1),
-        "N7 twin must trust the other mm's sequence: {t:?}"
-    );
-    let t = seq_of_a_freed_mm::<Correct>();
-    assert_eq!(
-        (t.lock_miss, t.lock_success, t.wrong, t.errors),
-        (1, 1, 0, 0),
-        "{t:?}"
-    );
+    assert_missed_then_locked(seq_of_a_freed_mm::<Correct>());
     // The twin then compares with the exit's sequence, under which the VMA was
     // write-locked: a false "locked", an abort and a fallback.
     let t = seq_of_a_freed_mm::<SeqOfVmaMm>();
