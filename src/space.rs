@@ -119,6 +119,13 @@ impl<S: Scheme> Mm<S> {
         self.life.gen.load(Ordering::Relaxed)
     }
 
+    /// Whether the mm is freed and not yet created again (odd generation): a
+    /// detector for touches of a freed mm, and a snapshot for tests.
+    pub fn is_freed(&self) -> bool {
+        // Relaxed: a detector; nothing is read or ordered after it.
+        self.life.gen.load(Ordering::Relaxed) & 1 == 1
+    }
+
     /// Whether an exit is waiting for this mm's pins before freeing it (tests).
     pub fn freeing(&self) -> bool {
         // Relaxed: a snapshot for tests.
@@ -471,9 +478,7 @@ impl<S: Scheme, H> Space<S, H> {
         let Some(other) = self.mms.get(vma.mm()) else {
             return own;
         };
-        // Relaxed: a detector; the generation is odd from the mm's free until a
-        // new mm is created in its place, and nothing is ordered after it.
-        if other.life.gen.load(Ordering::Relaxed) & 1 == 1 {
+        if other.is_freed() {
             c.errors.inc();
         }
         &other.seq

@@ -454,9 +454,10 @@ impl Vma {
 
     /// [`mark_detached`](Vma::mark_detached) with `mistake` compiled in
     /// (`DetachNoWait`, N3; `FreeAttached`, N2; `FreeResetsSeq`, N9; any other
-    /// value is the correct detach). Returns false if the attach reference was gone already (a broken
-    /// twin's refcount underflow, undone and left for the caller to count), or if
-    /// a twin's writer gave up waiting for readers (see [`TWIN_MAX_WAIT`]).
+    /// value is the correct detach). Returns false if the attach reference was
+    /// gone already (a broken twin's refcount underflow, undone and left for the
+    /// caller to count), or if a twin's writer gave up waiting for readers (see
+    /// [`TWIN_MAX_WAIT`]).
     #[inline]
     pub fn mark_detached_with(&self, mistake: Mistake) -> bool {
         if mistake == Mistake::FreeAttached {
