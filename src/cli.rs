@@ -1,29 +1,20 @@
 //! The command line. Every bad value is a one-line error naming it (exit 2).
 
-use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::driver::{Limit, RunConfig, Skew};
+use crate::error::Error;
+use crate::files::create_dir;
 use crate::run::{run_row, RunSpec};
 use crate::schemes::SchemeId;
 use crate::space::Layout;
 use crate::sweep::{Grid, Progress};
 
-/// A command-line error: printed on one line, exit status 2.
-#[derive(Debug, PartialEq, Eq)]
-pub struct CliError(pub String);
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-fn err<T>(msg: impl Into<String>) -> Result<T, CliError> {
-    Err(CliError(msg.into()))
+fn err<T>(msg: impl Into<String>) -> Result<T, Error> {
+    Err(Error(msg.into()))
 }
 
 /// Usage text.
@@ -73,7 +64,7 @@ sweep options (lists are comma-separated; defaults in brackets):
 ";
 
 /// Parsed `run` arguments.
-fn parse_run(args: &[String]) -> Result<RunSpec, CliError> {
+fn parse_run(args: &[String]) -> Result<RunSpec, Error> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut scheme = None;
     let mut threads = cores as u64;
@@ -100,7 +91,7 @@ fn parse_run(args: &[String]) -> Result<RunSpec, CliError> {
         match flag.as_str() {
             "--scheme" => {
                 scheme = Some(SchemeId::parse(value).ok_or_else(|| {
-                    CliError(format!(
+                    Error(format!(
                         "unknown scheme '{value}' (see `vma-bench schemes --all`)"
                     ))
                 })?)
@@ -115,7 +106,7 @@ fn parse_run(args: &[String]) -> Result<RunSpec, CliError> {
             "--slots" => slots = number(flag, value, 1, 1 << 16)?,
             "--skew" => {
                 skew = Skew::parse(value)
-                    .ok_or_else(|| CliError(format!("--skew: '{value}' is not uniform or hot")))?
+                    .ok_or_else(|| Error(format!("--skew: '{value}' is not uniform or hot")))?
             }
             "--seed" => seed = number(flag, value, 0, u64::MAX)?,
             "--widen" => widen = number(flag, value, 0, 10_000)?,
@@ -165,7 +156,7 @@ pub struct SweepDirs {
 }
 
 /// Parsed `sweep` arguments: the grid and where to write.
-fn parse_sweep(args: &[String]) -> Result<(Grid, SweepDirs), CliError> {
+fn parse_sweep(args: &[String]) -> Result<(Grid, SweepDirs), Error> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // --quick picks the base grid; the other options override it, in any order.
     let mut grid = if args.iter().any(|a| a == "--quick") {
@@ -213,7 +204,7 @@ fn parse_sweep(args: &[String]) -> Result<(Grid, SweepDirs), CliError> {
                 })?;
                 grid.notes.clear();
                 if grid.schemes.contains(&SchemeId::Linux) {
-                    crate::linux::available().map_err(CliError)?;
+                    crate::linux::available().map_err(Error)?;
                 }
             }
             "--threads" => {
@@ -270,10 +261,10 @@ fn list<T: PartialEq>(
     flag: &str,
     value: &str,
     one: impl Fn(&str) -> Result<T, String>,
-) -> Result<Vec<T>, CliError> {
+) -> Result<Vec<T>, Error> {
     let mut out = Vec::new();
     for item in value.split(',') {
-        let v = one(item.trim()).map_err(|e| CliError(format!("{flag}: {e}")))?;
+        let v = one(item.trim()).map_err(|e| Error(format!("{flag}: {e}")))?;
         if out.contains(&v) {
             return err(format!("{flag}: '{}' is listed twice", item.trim()));
         }
@@ -300,14 +291,9 @@ fn fraction(value: &str, min: f64, max: f64) -> Result<f64, String> {
 static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Run the sweep: check the output folders first, catch Ctrl-C, then run.
-fn sweep_command(grid: &Grid, dirs: &SweepDirs, out: &mut dyn Write) -> Result<(), CliError> {
+fn sweep_command(grid: &Grid, dirs: &SweepDirs, out: &mut dyn Write) -> Result<(), Error> {
     for d in [&dirs.results, &dirs.plots] {
-        std::fs::create_dir_all(d).map_err(|e| {
-            CliError(format!(
-                "cannot create output folder '{}': {e}",
-                d.display()
-            ))
-        })?;
+        create_dir(d)?;
     }
     // A second Ctrl-C quits at once; rows are flushed one by one, so at worst the
     // run in progress is lost.
@@ -325,7 +311,7 @@ fn sweep_command(grid: &Grid, dirs: &SweepDirs, out: &mut dyn Write) -> Result<(
         eprintln!("vma-bench: note: {note}");
     }
     let done = crate::sweep::sweep(grid, &dirs.results, Progress::for_stderr(), &STOP)?;
-    let io = |e: std::io::Error| CliError(format!("writing output: {e}"));
+    let io = |e: std::io::Error| Error(format!("writing output: {e}"));
     writeln!(out, "{}", done.csv.display()).map_err(io)?;
     if done.interrupted {
         return err(format!(
@@ -340,17 +326,17 @@ fn sweep_command(grid: &Grid, dirs: &SweepDirs, out: &mut dyn Write) -> Result<(
     writeln!(out, "{}", report.display()).map_err(io)
 }
 
-fn number(flag: &str, value: &str, min: u64, max: u64) -> Result<u64, CliError> {
-    whole(value, min, max).map_err(|e| CliError(format!("{flag}: {e}")))
+fn number(flag: &str, value: &str, min: u64, max: u64) -> Result<u64, Error> {
+    whole(value, min, max).map_err(|e| Error(format!("{flag}: {e}")))
 }
 
-fn real(flag: &str, value: &str, min: f64, max: f64) -> Result<f64, CliError> {
-    fraction(value, min, max).map_err(|e| CliError(format!("{flag}: {e}")))
+fn real(flag: &str, value: &str, min: f64, max: f64) -> Result<f64, Error> {
+    fraction(value, min, max).map_err(|e| Error(format!("{flag}: {e}")))
 }
 
 /// Run the command line `args` (without the program name), writing to `out`.
-pub fn main_with(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
-    let io = |e: std::io::Error| CliError(format!("writing output: {e}"));
+pub fn main_with(args: &[String], out: &mut dyn Write) -> Result<(), Error> {
+    let io = |e: std::io::Error| Error(format!("writing output: {e}"));
     match args.first().map(String::as_str) {
         None | Some("--help" | "-h" | "help") => out.write_all(USAGE.as_bytes()).map_err(io),
         Some("schemes") => {
@@ -372,10 +358,10 @@ pub fn main_with(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
                      oracle are off, answers are not checked (for `make overhead` only)"
                 );
             }
-            let row = run_row(&spec).map_err(CliError)?;
+            let row = run_row(&spec).map_err(Error)?;
             let mut w = csv::Writer::from_writer(out);
             w.serialize(&row)
-                .map_err(|e| CliError(format!("writing CSV: {e}")))?;
+                .map_err(|e| Error(format!("writing CSV: {e}")))?;
             w.flush().map_err(io)
         }
         Some("sweep") => {
@@ -393,7 +379,7 @@ pub fn main_with(args: &[String], out: &mut dyn Write) -> Result<(), CliError> {
 mod tests {
     use super::*;
 
-    fn run(args: &[&str]) -> Result<String, CliError> {
+    fn run(args: &[&str]) -> Result<String, Error> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut out = Vec::new();
         main_with(&args, &mut out).map(|()| String::from_utf8(out).unwrap())
@@ -420,7 +406,7 @@ mod tests {
         assert!(!e.0.contains('\n'));
     }
 
-    fn sweep_args(args: &[&str]) -> Result<(Grid, SweepDirs), CliError> {
+    fn sweep_args(args: &[&str]) -> Result<(Grid, SweepDirs), Error> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         parse_sweep(&args)
     }

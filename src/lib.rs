@@ -21,6 +21,8 @@ pub mod boxed;
 pub mod cli;
 pub mod counters;
 pub mod driver;
+pub mod error;
+pub mod files;
 pub mod hook;
 pub mod linux;
 pub mod lookup;

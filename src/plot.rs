@@ -14,17 +14,17 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rayon::prelude::*;
 
-use crate::cli::CliError;
+use crate::error::Error;
+use crate::files::{create_dir, write_atomically};
 use crate::meta::Meta;
 use crate::run::Row;
 use crate::stats::{faults_per_sec, per_fault, summarize, Key, Summary};
-use crate::sweep::write_atomically;
 
 /// Read and merge saved CSV files (several machines' rows are told apart by
 /// `host`) and the metadata `<stem>.json` beside each one where present.
 /// Anything that is not a vma-bench results file is refused with one line naming
 /// the file and the line.
-pub fn read_csvs(paths: &[PathBuf]) -> Result<(Vec<Row>, Vec<Meta>), CliError> {
+pub fn read_csvs(paths: &[PathBuf]) -> Result<(Vec<Row>, Vec<Meta>), Error> {
     crate::results::read(paths)
 }
 
@@ -772,25 +772,20 @@ impl Data<'_> {
 /// Draw every figure of `rows` (and the cores from `metas`) into `dir` in
 /// parallel, one rayon task per SVG, each written to a temporary name in `dir`
 /// and renamed. Returns the files written.
-pub fn draw_all(rows: &[Row], metas: &[Meta], dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+pub fn draw_all(rows: &[Row], metas: &[Meta], dir: &Path) -> Result<Vec<PathBuf>, Error> {
     draw_data(&Data::new(rows, metas), dir)
 }
 
 /// [`draw_all`] for rows already grouped.
-pub fn draw_data(data: &Data<'_>, dir: &Path) -> Result<Vec<PathBuf>, CliError> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        CliError(format!(
-            "cannot create output folder '{}': {e}",
-            dir.display()
-        ))
-    })?;
+pub fn draw_data(data: &Data<'_>, dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    create_dir(dir)?;
     let figs = data.figures();
-    let drawn: Vec<Result<PathBuf, CliError>> = figs
+    let drawn: Vec<Result<PathBuf, Error>> = figs
         .par_iter()
         .map(|f| {
             let svg = f
                 .render()
-                .map_err(|e| CliError(format!("drawing {}: {}", f.file, e.replace('\n', " "))))?;
+                .map_err(|e| Error(format!("drawing {}: {}", f.file, e.replace('\n', " "))))?;
             let path = dir.join(&f.file);
             write_atomically(&path, svg.as_bytes())?;
             Ok(path)

@@ -5,12 +5,12 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::cli::CliError;
+use crate::error::Error;
+use crate::files::write_atomically;
 use crate::meta::Meta;
 use crate::plot::{churn_label, draw_data, format_number, read_csvs, Data};
 use crate::run::Row;
 use crate::stats::{faults_per_sec, summarize, Summary};
-use crate::sweep::write_atomically;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -394,7 +394,7 @@ pub fn write_report(
     metas: &[Meta],
     svgs: &[PathBuf],
     dir: &Path,
-) -> Result<PathBuf, CliError> {
+) -> Result<PathBuf, Error> {
     report_data(&Data::new(rows, metas), metas, svgs, dir)
 }
 
@@ -404,7 +404,7 @@ pub fn report_data(
     metas: &[Meta],
     svgs: &[PathBuf],
     dir: &Path,
-) -> Result<PathBuf, CliError> {
+) -> Result<PathBuf, Error> {
     let mut h = String::from(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>vma-bench report</title><style>\
          body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}\
@@ -439,7 +439,7 @@ pub fn report_data(
     h.push_str("<h2>Plots</h2>");
     for p in svgs {
         let svg = std::fs::read_to_string(p)
-            .map_err(|e| CliError(format!("cannot read '{}': {e}", p.display())))?;
+            .map_err(|e| Error(format!("cannot read '{}': {e}", p.display())))?;
         // Inline the SVG element itself (no XML declaration inside HTML).
         let start = svg.find("<svg").unwrap_or(0);
         let name = p
@@ -460,7 +460,7 @@ pub fn report_data(
 
 /// Read `csvs`, draw every plot into `dir` and write the report there. Returns
 /// the report's path.
-pub fn plot_files(csvs: &[PathBuf], dir: &Path) -> Result<PathBuf, CliError> {
+pub fn plot_files(csvs: &[PathBuf], dir: &Path) -> Result<PathBuf, Error> {
     let (rows, metas) = read_csvs(csvs)?;
     let data = Data::new(&rows, &metas);
     let svgs = draw_data(&data, dir)?;
@@ -468,7 +468,7 @@ pub fn plot_files(csvs: &[PathBuf], dir: &Path) -> Result<PathBuf, CliError> {
 }
 
 /// `vma-bench plot FILE.csv [FILE.csv ...] [--out DIR]`.
-pub fn plot_command(args: &[String], out: &mut dyn std::io::Write) -> Result<(), CliError> {
+pub fn plot_command(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Error> {
     let mut csvs = Vec::new();
     let mut dir = PathBuf::from("plots");
     let mut it = args.iter();
@@ -476,21 +476,21 @@ pub fn plot_command(args: &[String], out: &mut dyn std::io::Write) -> Result<(),
         match a.as_str() {
             "--out" => match it.next() {
                 Some(d) => dir = d.into(),
-                None => return Err(CliError("--out needs a value".into())),
+                None => return Err(Error("--out needs a value".into())),
             },
             s if s.starts_with("--") => {
-                return Err(CliError(format!("plot: unknown option '{s}'")));
+                return Err(Error(format!("plot: unknown option '{s}'")));
             }
             f => csvs.push(PathBuf::from(f)),
         }
     }
     if csvs.is_empty() {
-        return Err(CliError(
+        return Err(Error(
             "plot needs at least one CSV file (e.g. results/latest.csv)".into(),
         ));
     }
     let report = plot_files(&csvs, &dir)?;
-    writeln!(out, "{}", report.display()).map_err(|e| CliError(format!("writing output: {e}")))
+    writeln!(out, "{}", report.display()).map_err(|e| Error(format!("writing output: {e}")))
 }
 
 #[cfg(test)]

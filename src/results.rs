@@ -3,13 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::CliError;
+use crate::error::Error;
 use crate::meta::Meta;
 use crate::run::Row;
 
 /// Read and merge `paths` (rows of several machines are told apart by `host`),
 /// and the metadata `<stem>.json` beside each CSV where there is one.
-pub fn read(paths: &[PathBuf]) -> Result<(Vec<Row>, Vec<Meta>), CliError> {
+pub fn read(paths: &[PathBuf]) -> Result<(Vec<Row>, Vec<Meta>), Error> {
     let mut rows = Vec::new();
     let mut metas = Vec::new();
     for path in paths {
@@ -17,9 +17,9 @@ pub fn read(paths: &[PathBuf]) -> Result<(Vec<Row>, Vec<Meta>), CliError> {
         let json = path.with_extension("json");
         if json.exists() {
             let bytes = std::fs::read(&json)
-                .map_err(|e| CliError(format!("cannot read '{}': {e}", json.display())))?;
+                .map_err(|e| Error(format!("cannot read '{}': {e}", json.display())))?;
             let meta: Meta = serde_json::from_slice(&bytes).map_err(|e| {
-                CliError(format!(
+                Error(format!(
                     "'{}' is not vma-bench metadata: {e}",
                     json.display()
                 ))
@@ -31,17 +31,17 @@ pub fn read(paths: &[PathBuf]) -> Result<(Vec<Row>, Vec<Meta>), CliError> {
 }
 
 /// Read one CSV of rows.
-pub fn read_csv(path: &Path) -> Result<Vec<Row>, CliError> {
+pub fn read_csv(path: &Path) -> Result<Vec<Row>, Error> {
     let name = path.display();
     let file =
-        std::fs::File::open(path).map_err(|e| CliError(format!("cannot read '{name}': {e}")))?;
+        std::fs::File::open(path).map_err(|e| Error(format!("cannot read '{name}': {e}")))?;
     let mut reader = csv::Reader::from_reader(file);
     let header = reader
         .headers()
-        .map_err(|e| CliError(format!("'{name}' line 1: {}", one_line(&e))))?
+        .map_err(|e| Error(format!("'{name}' line 1: {}", one_line(&e))))?
         .clone();
     if header.is_empty() {
-        return Err(CliError(format!("'{name}' is empty: no header, no rows")));
+        return Err(Error(format!("'{name}' is empty: no header, no rows")));
     }
     let ours = Row::header();
     if header.iter().ne(ours.iter().map(String::as_str)) {
@@ -60,7 +60,7 @@ pub fn read_csv(path: &Path) -> Result<Vec<Row>, CliError> {
                     )
                 },
             );
-        return Err(CliError(format!(
+        return Err(Error(format!(
             "'{name}' line 1: not a vma-bench results header ({first_bad})"
         )));
     }
@@ -70,19 +70,19 @@ pub fn read_csv(path: &Path) -> Result<Vec<Row>, CliError> {
         let fallback = i as u64 + 2;
         let rec = rec.map_err(|e| {
             let line = e.position().map_or(fallback, |p| p.line());
-            CliError(format!("'{name}' line {line}: {}", one_line(&e)))
+            Error(format!("'{name}' line {line}: {}", one_line(&e)))
         })?;
         let line = rec.position().map_or(fallback, |p| p.line());
         let row: Row = rec
             .deserialize(Some(&header))
-            .map_err(|e| CliError(format!("'{name}' line {line}: {}", one_line(&e))))?;
+            .map_err(|e| Error(format!("'{name}' line {line}: {}", one_line(&e))))?;
         if row.threads == 0
             || !row.faults_per_sec.is_finite()
             || row.faults_per_sec < 0.0
             || !row.churn_pct.is_finite()
             || !(0.0..=100.0).contains(&row.churn_pct)
         {
-            return Err(CliError(format!(
+            return Err(Error(format!(
                 "'{name}' line {line}: threads {}, churn_pct {} and faults_per_sec {} are not a run's",
                 row.threads, row.churn_pct, row.faults_per_sec
             )));
@@ -90,7 +90,7 @@ pub fn read_csv(path: &Path) -> Result<Vec<Row>, CliError> {
         rows.push(row);
     }
     if rows.is_empty() {
-        return Err(CliError(format!("'{name}' has a header but no rows")));
+        return Err(Error(format!("'{name}' has a header but no rows")));
     }
     Ok(rows)
 }

@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::time::{Duration, Instant};
 
-use crate::cli::CliError;
 use crate::driver::{Limit, RunConfig, Skew};
+use crate::error::Error;
+use crate::files::{create_dir, io_fail, write_atomically};
 use crate::meta::{Meta, Params};
 use crate::run::{run_row, unix_now, Row, RunSpec};
 use crate::schemes::SchemeId;
@@ -173,22 +174,7 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
-fn io_fail(what: &str, p: &Path, e: impl std::fmt::Display) -> CliError {
-    CliError(format!("{what} '{}': {e}", p.display()))
-}
-
-/// Write `bytes` to `path` by writing a temporary file beside it and renaming it,
-/// so that `path` is always either the old or the new content.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let name = path
-        .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    fs::write(&tmp, bytes).map_err(|e| io_fail("writing", &tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| io_fail("replacing", path, e))
-}
-
-fn write_meta(path: &Path, meta: &Meta) -> Result<(), CliError> {
+fn write_meta(path: &Path, meta: &Meta) -> Result<(), Error> {
     let json = serde_json::to_vec_pretty(meta).map_err(|e| io_fail("encoding", path, e))?;
     write_atomically(path, &json)
 }
@@ -200,8 +186,8 @@ pub fn sweep(
     dir: &Path,
     progress: Progress<'_>,
     stop: &AtomicBool,
-) -> Result<Outcome, CliError> {
-    fs::create_dir_all(dir).map_err(|e| io_fail("cannot create output folder", dir, e))?;
+) -> Result<Outcome, Error> {
+    create_dir(dir)?;
     let stamp = unix_now();
     let csv = dir.join(format!("sweep-{stamp}.csv"));
     let json = csv.with_extension("json");
@@ -243,7 +229,7 @@ pub fn sweep(
         let row = Row {
             rep: *rep,
             run_id: format!("{stamp}-{i}"),
-            ..run_row(spec).map_err(CliError)?
+            ..run_row(spec).map_err(Error)?
         };
         w.serialize(&row).map_err(|e| io_fail("writing", &csv, e))?;
         w.flush().map_err(|e| io_fail("writing", &csv, e))?;
