@@ -8,9 +8,9 @@ use std::time::Duration;
 use crate::driver::{Limit, RunConfig, Skew};
 use crate::error::Error;
 use crate::files::create_dir;
+use crate::model::mm::Layout;
 use crate::run::{run_row, RunSpec};
 use crate::schemes::SchemeId;
-use crate::space::Layout;
 use crate::sweep::{Grid, Progress};
 
 fn err<T>(msg: impl Into<String>) -> Result<T, Error> {

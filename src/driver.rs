@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-use crate::counters::{freed_here, Counters, Totals};
-use crate::lookup::{Edge, VmaLookup};
+use crate::model::counters::{freed_here, Counters, Totals};
+use crate::model::lookup::{Edge, VmaLookup};
+use crate::model::mm::MapKind;
 use crate::rng::Rng;
-use crate::space::MapKind;
 
 /// Which mappings faults go to.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

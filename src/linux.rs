@@ -106,9 +106,9 @@ use std::sync::Mutex;
 
 use crossbeam_utils::CachePadded;
 
-use crate::counters::Counters;
-use crate::lookup::{Edge, VmaLookup};
-use crate::space::{Layout, MapKind, PAGE, REGION};
+use crate::model::counters::Counters;
+use crate::model::lookup::{Edge, VmaLookup};
+use crate::model::mm::{Layout, MapKind, PAGE, REGION};
 
 /// Pages in one region.
 const PAGES: usize = (REGION / PAGE) as usize;
@@ -126,7 +126,7 @@ pub const BATCH: usize = 64;
 /// Measured against 512: fewer, longer `madvise` calls are faster.
 pub const MAX_PENDING: usize = 4096;
 
-/// The [`Totals`](crate::counters::Totals) fields this scheme fills; the others
+/// The [`Totals`](crate::model::counters::Totals) fields this scheme fills; the others
 /// are not visible from user space and belong in a report as empty, not 0.
 pub const FILLED: [&str; 4] = ["faults", "maps", "unmaps", "wrong"];
 

@@ -3,11 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::driver::{drive, RunConfig, RunResult};
-use crate::hook::Widen;
 use crate::linux::{KernelSample, Linux};
-use crate::scheme::Scheme;
+use crate::model::hook::Widen;
+use crate::model::mm::{Layout, Space};
+use crate::model::scheme::Scheme;
 use crate::schemes::{SchemeId, Visit};
-use crate::space::{Layout, Space};
 
 /// Everything that defines one run.
 #[derive(Clone, Debug)]

@@ -20,9 +20,9 @@ use crate::driver::{Limit, RunConfig, Skew};
 use crate::error::Error;
 use crate::files::{create_dir, io_fail, write_atomically};
 use crate::meta::{Meta, Params};
+use crate::model::mm::Layout;
 use crate::run::{run_row, unix_now, Row, RunSpec};
 use crate::schemes::SchemeId;
-use crate::space::Layout;
 
 /// How a sweep reports progress.
 pub enum Progress<'a> {

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use vma_bench::counters::freed_here;
-use vma_bench::hook::Widen;
-use vma_bench::scheme::Scheme;
+use vma_bench::model::counters::freed_here;
+use vma_bench::model::hook::Widen;
+use vma_bench::model::scheme::Scheme;
 use vma_bench::schemes::{SchemeId, Visit};
 use vma_bench::{drive, Layout, Limit, RunConfig, RunResult, Skew, Space};
 

@@ -20,8 +20,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use vma_bench::counters::Counters;
 use vma_bench::linux::{self, Linux};
+use vma_bench::model::counters::Counters;
 use vma_bench::{drive, Layout, Limit, MapKind, RunConfig, RunResult, Skew, VmaLookup};
 
 /// Minor faults the process may take beyond the harness's own.

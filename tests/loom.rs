@@ -32,7 +32,7 @@
 //! checks (`assert!`) cover what the cell cannot see (a torn start/end/mm, a
 //! reference left behind).
 //!
-//! The index and `mm_lock_seq` are modelled here, not taken from `space.rs`: the
+//! The index and `mm_lock_seq` are modelled here, not taken from `mm.rs`: the
 //! space's index slots are std atomics (invisible to loom) and its writer cannot
 //! take a mistake. [`lock_vma_under_rcu`] and the writers follow `Space`'s
 //! `lock_vma_under_rcu`, `commit` and `Mm::write_lock` step for step.
@@ -47,10 +47,10 @@ use std::time::{Duration, Instant};
 
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
-use vma_bench::boxed::SendPtr;
-use vma_bench::hook::{Hook, Point};
-use vma_bench::pool::Pool;
-use vma_bench::vma::{AbortReason, Mistake, StartRead, Vma};
+use vma_bench::model::boxed::SendPtr;
+use vma_bench::model::hook::{Hook, Point};
+use vma_bench::model::pool::Pool;
+use vma_bench::model::vma::{AbortReason, Mistake, StartRead, Vma};
 
 /// The preemption bound every model runs with: `None` explores every schedule.
 const PREEMPTION_BOUND: Option<usize> = None;
@@ -267,7 +267,7 @@ impl Tally {
 
 /// A VMA from the world's pool, mapped at `RANGE_A` in mm A (generation `GEN_A`),
 /// as `Space::populate` and `commit` make one.
-fn map_first(w: &World, cache: &mut vma_bench::pool::Cache<'_>) -> NonNull<Vma> {
+fn map_first(w: &World, cache: &mut vma_bench::model::pool::Cache<'_>) -> NonNull<Vma> {
     let v = w.pool.alloc(cache);
     // SAFETY: pool memory, alive until the world drops; just allocated for us.
     let vma = unsafe { v.as_ref() };

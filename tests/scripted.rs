@@ -4,11 +4,11 @@
 //! reused VMA and fall back or retry) and, where the review named one, the broken
 //! twin (which must return a wrong answer on the same schedule).
 
-use vma_bench::counters::{Counters, Totals};
-use vma_bench::hook::Point;
+use vma_bench::model::counters::{Counters, Totals};
+use vma_bench::model::hook::Point;
+use vma_bench::model::vma::{AbortReason, Vma};
 use vma_bench::schemes::typesafe::{Correct, DupCopiesRefcnt, NoMmCheck, Variant};
 use vma_bench::schemes::Typesafe;
-use vma_bench::vma::{AbortReason, Vma};
 use vma_bench::{Layout, MapKind, Space};
 
 type Ts<V> = Space<Typesafe<V>>;

@@ -7,14 +7,14 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use vma_bench::counters::{Counters, Totals};
-use vma_bench::hook::Point;
+use vma_bench::model::counters::{Counters, Totals};
+use vma_bench::model::hook::Point;
+use vma_bench::model::vma::{Vma, VMA_LOCK_OFFSET};
 use vma_bench::schemes::typesafe::{
     Correct, DetachNoWait, FreeAttached, FreeResetsSeq, MmUnpinned, NoAddrCheck, PutOnRetry,
     SeqOfVmaMm, Variant,
 };
 use vma_bench::schemes::Typesafe;
-use vma_bench::vma::{Vma, VMA_LOCK_OFFSET};
 use vma_bench::{Layout, MapKind, Space};
 
 type Ts<V> = Space<Typesafe<V>>;

@@ -5,10 +5,10 @@ use std::ptr::NonNull;
 
 use haphazard::{raw::Pointer, AtomicPtr, Domain, HazardPointer};
 
-use crate::boxed::{drop_vma, new_vma};
-use crate::counters::Counters;
-use crate::scheme::Scheme;
-use crate::vma::Vma;
+use crate::model::boxed::{drop_vma, new_vma};
+use crate::model::counters::Counters;
+use crate::model::scheme::Scheme;
+use crate::model::vma::Vma;
 
 /// The domain family of this scheme's hazard pointers.
 #[derive(Debug)]

@@ -6,10 +6,10 @@ use std::ptr::NonNull;
 use std::sync::atomic::AtomicPtr;
 use std::sync::Mutex;
 
-use crate::boxed::{drop_vma, new_vma, std_find, SendPtr};
-use crate::counters::Counters;
-use crate::scheme::Scheme;
-use crate::vma::Vma;
+use crate::model::boxed::{drop_vma, new_vma, std_find, SendPtr};
+use crate::model::counters::Counters;
+use crate::model::scheme::Scheme;
+use crate::model::vma::Vma;
 
 /// No reclamation.
 #[derive(Debug, Default)]
@@ -61,7 +61,7 @@ unsafe impl Scheme for Leak {
     fn find(_section: &mut (), slot: &Self::Slot) -> Option<NonNull<Vma>> {
         std_find(slot)
     }
-    crate::boxed::std_slot_ops!();
+    crate::model::boxed::std_slot_ops!();
     fn alloc(&self, _local: &mut Leaked<'_>) -> NonNull<Vma> {
         new_vma()
     }

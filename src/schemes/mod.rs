@@ -14,7 +14,7 @@ pub use rcu_seize::RcuSeize;
 pub use rwlock::Rwlock;
 pub use typesafe::Typesafe;
 
-use crate::scheme::Scheme;
+use crate::model::scheme::Scheme;
 
 /// Every scheme the command line knows, correct ones first.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]

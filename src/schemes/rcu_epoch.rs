@@ -7,10 +7,10 @@ use std::sync::atomic::Ordering;
 
 use crossbeam_epoch::{self as epoch, Atomic, Collector, Guard, LocalHandle, Shared};
 
-use crate::boxed::{drop_vma, new_vma};
-use crate::counters::Counters;
-use crate::scheme::Scheme;
-use crate::vma::Vma;
+use crate::model::boxed::{drop_vma, new_vma};
+use crate::model::counters::Counters;
+use crate::model::scheme::Scheme;
+use crate::model::vma::Vma;
 
 /// Deferred free through an epoch collector (one per run, drained when dropped).
 #[derive(Debug, Default)]
@@ -67,7 +67,7 @@ unsafe impl Scheme for RcuEpoch {
     }
     unsafe fn free(&self, local: &mut LocalHandle, vma: NonNull<Vma>, c: &Counters) {
         let guard = local.pin();
-        let p = crate::boxed::SendPtr(vma);
+        let p = crate::model::boxed::SendPtr(vma);
         let reclaim = move || {
             let p = p;
             // SAFETY: run by the collector once, after every pin that could have

@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 
 use seize::{Collector, Guard, LocalGuard};
 
-use crate::boxed::{drop_vma, new_vma};
-use crate::counters::Counters;
-use crate::scheme::Scheme;
-use crate::vma::Vma;
+use crate::model::boxed::{drop_vma, new_vma};
+use crate::model::counters::Counters;
+use crate::model::scheme::Scheme;
+use crate::model::vma::Vma;
 
 /// Deferred free through a seize collector (one per run, drained when dropped).
 pub struct RcuSeize {
@@ -54,7 +54,7 @@ unsafe impl Scheme for RcuSeize {
         // Acquire: pairs with the Release swap in `publish`.
         NonNull::new(section.protect(slot, Ordering::Acquire))
     }
-    crate::boxed::std_slot_ops!();
+    crate::model::boxed::std_slot_ops!();
     fn alloc(&self, _local: &mut ()) -> NonNull<Vma> {
         new_vma()
     }

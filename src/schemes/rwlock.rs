@@ -4,10 +4,10 @@
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicPtr;
 
-use crate::boxed::{drop_vma, new_vma};
-use crate::counters::Counters;
-use crate::scheme::Scheme;
-use crate::vma::Vma;
+use crate::model::boxed::{drop_vma, new_vma};
+use crate::model::counters::Counters;
+use crate::model::scheme::Scheme;
+use crate::model::vma::Vma;
 
 /// The pre-6.4 kernel: `mmap_lock` for every fault.
 #[derive(Debug, Default)]
@@ -29,7 +29,7 @@ unsafe impl Scheme for Rwlock {
     fn find(_section: &mut (), _slot: &Self::Slot) -> Option<NonNull<Vma>> {
         None
     }
-    crate::boxed::std_slot_ops!();
+    crate::model::boxed::std_slot_ops!();
     fn alloc(&self, _local: &mut ()) -> NonNull<Vma> {
         new_vma()
     }

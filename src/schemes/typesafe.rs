@@ -10,11 +10,11 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicPtr;
 
-use crate::boxed::std_find;
-use crate::counters::{count_freed, Counters};
-use crate::pool::{Cache, Pool};
-use crate::scheme::Scheme;
-use crate::vma::{Mistake, Vma};
+use crate::model::boxed::std_find;
+use crate::model::counters::{count_freed, Counters};
+use crate::model::pool::{Cache, Pool};
+use crate::model::scheme::Scheme;
+use crate::model::vma::{Mistake, Vma};
 
 /// Which protocol the typesafe scheme runs: the correct one or a broken twin.
 pub trait Variant: Send + Sync + 'static {
@@ -145,7 +145,7 @@ unsafe impl<V: Variant> Scheme for Typesafe<V> {
     fn find(_section: &mut (), slot: &Self::Slot) -> Option<NonNull<Vma>> {
         std_find(slot)
     }
-    crate::boxed::std_slot_ops!();
+    crate::model::boxed::std_slot_ops!();
     fn alloc(&self, local: &mut Cache<'_>) -> NonNull<Vma> {
         self.pool.alloc(local)
     }

@@ -2,12 +2,12 @@
 //! and how a removed VMA's memory is given back.
 //!
 //! Everything else (the per-VMA lock, `lock_vma_under_rcu`, the writers, the
-//! oracle) is written once in [`crate::space`], generic over a [`Scheme`].
+//! oracle) is written once in [`crate::model::mm`], generic over a [`Scheme`].
 
 use std::ptr::NonNull;
 
-use crate::counters::Counters;
-use crate::vma::{Mistake, Vma};
+use crate::model::counters::Counters;
+use crate::model::vma::{Mistake, Vma};
 
 /// A memory-reclamation scheme for VMAs.
 ///

@@ -4,8 +4,8 @@
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use crate::counters::count_freed;
-use crate::vma::Vma;
+use crate::model::counters::count_freed;
+use crate::model::vma::Vma;
 
 /// A new detached VMA on the heap.
 pub fn new_vma() -> NonNull<Vma> {
@@ -54,11 +54,11 @@ unsafe impl Send for SendPtr {}
 /// expanded inside each such `impl Scheme`.
 macro_rules! std_slot_ops {
     () => {
-        fn new_slot(&self, vma: std::ptr::NonNull<$crate::vma::Vma>) -> Self::Slot {
-            $crate::boxed::std_slot(vma)
+        fn new_slot(&self, vma: std::ptr::NonNull<$crate::model::vma::Vma>) -> Self::Slot {
+            $crate::model::boxed::std_slot(vma)
         }
         #[inline]
-        fn current(slot: &Self::Slot) -> *mut $crate::vma::Vma {
+        fn current(slot: &Self::Slot) -> *mut $crate::model::vma::Vma {
             // Relaxed: the pointer is only compared, or dereferenced under mmap_lock
             // (which orders it) or under a read reference taken with Acquire.
             slot.load(std::sync::atomic::Ordering::Relaxed)
@@ -66,9 +66,9 @@ macro_rules! std_slot_ops {
         fn publish(
             &self,
             slot: &Self::Slot,
-            new: std::ptr::NonNull<$crate::vma::Vma>,
-        ) -> std::ptr::NonNull<$crate::vma::Vma> {
-            $crate::boxed::std_publish(slot, new)
+            new: std::ptr::NonNull<$crate::model::vma::Vma>,
+        ) -> std::ptr::NonNull<$crate::model::vma::Vma> {
+            $crate::model::boxed::std_publish(slot, new)
         }
     };
 }

@@ -12,8 +12,8 @@
 use std::ptr::NonNull;
 use std::sync::Mutex;
 
-use crate::boxed::SendPtr;
-use crate::vma::Vma;
+use crate::model::boxed::SendPtr;
+use crate::model::vma::Vma;
 
 /// Objects per sheaf and per slab, as the kernel's `vm_area_struct` cache uses.
 pub const SHEAF: usize = 32;

@@ -12,11 +12,11 @@ use std::sync::{RwLock, RwLockWriteGuard};
 
 use crossbeam_utils::CachePadded;
 
-use crate::counters::Counters;
-use crate::hook::{Hook, NoHook, Point};
-use crate::scheme::Scheme;
+use crate::model::counters::Counters;
+use crate::model::hook::{Hook, NoHook, Point};
+use crate::model::scheme::Scheme;
+use crate::model::vma::{AbortReason, Mistake, StartRead, Vma};
 use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use crate::vma::{AbortReason, Mistake, StartRead, Vma};
 
 /// Misses after which a broken twin's reader gives up (the correct protocol never
 /// does: a detached VMA leaves the index before its writer unlocks).

@@ -1,9 +1,9 @@
 //! The lookup trait: what the driver, the benchmarks and the tests drive.
 
-use crate::counters::Counters;
-use crate::hook::Hook;
-use crate::scheme::Scheme;
-use crate::space::{Handle, Layout, MapKind, Space};
+use crate::model::counters::Counters;
+use crate::model::hook::Hook;
+use crate::model::mm::{Handle, Layout, MapKind, Space};
+use crate::model::scheme::Scheme;
 
 /// A page-fault model: find and lock the VMA for an address, validate it, fall
 /// back to the mm-wide lock on failure, run the fault; and the writers that

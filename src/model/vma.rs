@@ -4,7 +4,7 @@
 //! and reused under a reader (the typesafe scheme does exactly that) is defined
 //! behaviour: the reader sees some value, and validation decides.
 
-use crate::hook::{Hook, Point};
+use crate::model::hook::{Hook, Point};
 use crate::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Writer offset added to `refcnt` while a writer waits for readers.
@@ -606,7 +606,7 @@ fn payload_sum(gen: u64) -> u64 {
 #[cfg(all(test, not(vma_bench_loom)))]
 mod tests {
     use super::*;
-    use crate::hook::NoHook;
+    use crate::model::hook::NoHook;
 
     #[test]
     fn size_matches_the_kernel_object() {
