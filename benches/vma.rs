@@ -63,7 +63,7 @@ fn group(c: &mut Criterion, name: &str, churn_pct: f64) {
     for t in threads() {
         // Every iteration is one operation on each of `t` threads.
         g.throughput(Throughput::Elements(t as u64));
-        for scheme in SchemeId::default_sweep().0 {
+        for scheme in vma_bench::sweep::default_schemes().0 {
             let id = BenchmarkId::new(scheme.name(), format!("threads={t}"));
             g.bench_function(id, |b| {
                 b.iter_custom(|iters| {

@@ -7,7 +7,8 @@ use crate::linux::{KernelSample, Linux};
 use crate::model::hook::Widen;
 use crate::model::mm::{Layout, Space};
 use crate::model::scheme::Scheme;
-use crate::schemes::{SchemeId, Visit};
+use crate::model::scheme::Visit;
+use crate::schemes::SchemeId;
 
 /// Everything that defines one run.
 #[derive(Clone, Debug)]

@@ -44,6 +44,20 @@ impl Progress<'_> {
     }
 }
 
+/// The default sweep's schemes: the correct models, and `linux` where
+/// [`crate::linux::available`] says this system can run it (else the reason it
+/// cannot, to print as a note).
+pub fn default_schemes() -> (Vec<SchemeId>, Option<String>) {
+    let mut out: Vec<_> = SchemeId::correct().collect();
+    match crate::linux::available() {
+        Ok(()) => {
+            out.push(SchemeId::Linux);
+            (out, None)
+        }
+        Err(why) => (out, Some(format!("skipping the linux scheme: {why}"))),
+    }
+}
+
 /// The grid of a sweep.
 #[derive(Clone, Debug)]
 pub struct Grid {
@@ -78,7 +92,7 @@ impl Grid {
         while threads.last().copied().unwrap_or(1) < 4 * cores.max(1) {
             threads.push(threads.last().copied().unwrap_or(1) * 2);
         }
-        let (schemes, note) = SchemeId::default_sweep();
+        let (schemes, note) = default_schemes();
         Grid {
             schemes,
             threads,

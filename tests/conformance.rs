@@ -6,7 +6,8 @@ use std::time::Duration;
 use vma_bench::model::counters::freed_here;
 use vma_bench::model::hook::Widen;
 use vma_bench::model::scheme::Scheme;
-use vma_bench::schemes::{SchemeId, Visit};
+use vma_bench::model::scheme::Visit;
+use vma_bench::schemes::{SchemeId, Twin};
 use vma_bench::{drive, Layout, Limit, RunConfig, RunResult, Skew, Space};
 
 /// Stress: 4 threads on 2 cores, 2 mms, few slots, heavy churn, a million faults.
@@ -195,7 +196,7 @@ fn adversarial_with(twin: SchemeId, seed: u64, cap: u64, exits_pct: f64) -> RunR
 #[test]
 fn stress_catches_the_missing_mm_check() {
     for seed in 1..=3 {
-        let r = adversarial(SchemeId::TypesafeNoMmCheck, seed, 20_000_000);
+        let r = adversarial(SchemeId::Twin(Twin::NoMmCheck), seed, 20_000_000);
         assert!(
             r.totals.wrong > 0,
             "seed {seed}: no wrong answer in {:?}",
@@ -223,11 +224,11 @@ fn the_correct_scheme_survives_the_same_adversarial_settings() {
 #[test]
 fn stress_catches_the_twins_it_can_reach() {
     for twin in [
-        SchemeId::TypesafeFreeAttached,
-        SchemeId::TypesafeDetachNoWait,
-        SchemeId::TypesafePutOnRetry,
-        SchemeId::TypesafeNoAddrCheck,
-        SchemeId::TypesafeDupCopiesRefcnt,
+        SchemeId::Twin(Twin::FreeAttached),
+        SchemeId::Twin(Twin::DetachNoWait),
+        SchemeId::Twin(Twin::PutOnRetry),
+        SchemeId::Twin(Twin::NoAddrCheck),
+        SchemeId::Twin(Twin::DupCopiesRefcnt),
     ] {
         for seed in 1..=3 {
             let t = adversarial(twin, seed, 20_000_000).totals;

@@ -7,7 +7,8 @@
 use vma_bench::model::counters::{Counters, Totals};
 use vma_bench::model::hook::Point;
 use vma_bench::model::vma::{AbortReason, Vma};
-use vma_bench::schemes::typesafe::{Correct, DupCopiesRefcnt, NoMmCheck, Variant};
+use vma_bench::schemes::twins::{DupCopiesRefcnt, NoMmCheck};
+use vma_bench::schemes::typesafe::{Correct, Variant};
 use vma_bench::schemes::Typesafe;
 use vma_bench::{Layout, MapKind, Space};
 

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use vma_bench::model::counters::{Counters, Totals};
 use vma_bench::model::hook::Point;
 use vma_bench::model::vma::{Vma, VMA_LOCK_OFFSET};
-use vma_bench::schemes::typesafe::{
-    Correct, DetachNoWait, FreeAttached, FreeResetsSeq, MmUnpinned, NoAddrCheck, PutOnRetry,
-    SeqOfVmaMm, Variant,
+use vma_bench::schemes::twins::{
+    DetachNoWait, FreeAttached, FreeResetsSeq, MmUnpinned, NoAddrCheck, PutOnRetry, SeqOfVmaMm,
 };
+use vma_bench::schemes::typesafe::{Correct, Variant};
 use vma_bench::schemes::Typesafe;
 use vma_bench::{Layout, MapKind, Space};
 

@@ -83,3 +83,12 @@ pub unsafe trait Scheme: Send + Sync + Sized + 'static {
     /// The caller's promises 1 and 2 above.
     unsafe fn destroy(&self, vma: NonNull<Vma>);
 }
+
+/// Something done with a scheme's type, chosen at run time: the registry
+/// (`SchemeId::visit`) calls `visit` with the type its name stands for.
+pub trait Visit {
+    /// What it returns.
+    type Out;
+    /// Do it with scheme `S`.
+    fn visit<S: Scheme + Default>(self) -> Self::Out;
+}

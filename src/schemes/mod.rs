@@ -1,10 +1,17 @@
 //! The schemes, one file each, and the registry that names them.
+//!
+//! A scheme implements the model's `Scheme` trait: how the index is read and what
+//! happens to a removed VMA's memory. [`SchemeId`] names every scheme the command
+//! line knows: the correct models, the real kernel (`linux`, which is not a model:
+//! the run layer drives it) and the broken twins of `typesafe` ([`twins`]). The
+//! schemes do no I/O and make no system calls.
 
 pub mod hazard;
 pub mod leak;
 pub mod rcu_epoch;
 pub mod rcu_seize;
 pub mod rwlock;
+pub mod twins;
 pub mod typesafe;
 
 pub use hazard::Hazard;
@@ -12,9 +19,10 @@ pub use leak::Leak;
 pub use rcu_epoch::RcuEpoch;
 pub use rcu_seize::RcuSeize;
 pub use rwlock::Rwlock;
+pub use twins::Twin;
 pub use typesafe::Typesafe;
 
-use crate::model::scheme::Scheme;
+use crate::model::scheme::{Scheme, Visit};
 
 /// Every scheme the command line knows, correct ones first.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -31,40 +39,16 @@ pub enum SchemeId {
     Hazard,
     /// [`Leak`].
     Leak,
-    /// The real kernel of this machine ([`crate::linux::Linux`]): not a model, so
-    /// [`SchemeId::visit`] has no type for it.
+    /// The real kernel of this machine (the run layer's `kernel` backend): not a
+    /// model, so [`SchemeId::visit`] has no type for it.
     Linux,
-    /// Broken twin N6.
-    TypesafeNoMmCheck,
-    /// Broken twin N1.
-    TypesafeDupCopiesRefcnt,
-    /// Broken twin N2.
-    TypesafeFreeAttached,
-    /// Broken twin N3.
-    TypesafeDetachNoWait,
-    /// Broken twin N8.
-    TypesafePutOnRetry,
-    /// Broken twin N10.
-    TypesafeMmUnpinned,
-    /// Broken twin N13.
-    TypesafeNoAddrCheck,
-    /// Broken twin N7.
-    TypesafeSeqOfVmaMm,
-    /// Broken twin N9.
-    TypesafeFreeResetsSeq,
-}
-
-/// Something done with a scheme's type, chosen at run time by [`SchemeId::visit`].
-pub trait Visit {
-    /// What it returns.
-    type Out;
-    /// Do it with scheme `S`.
-    fn visit<S: Scheme + Default>(self) -> Self::Out;
+    /// A broken twin of `typesafe` (never in the default sweep).
+    Twin(Twin),
 }
 
 impl SchemeId {
-    /// All schemes: the correct models, the real kernel, then the broken twins.
-    pub const ALL: [SchemeId; 16] = [
+    /// The schemes that are not twins: the correct models, then the real kernel.
+    const UNBROKEN: [SchemeId; 7] = [
         SchemeId::Rwlock,
         SchemeId::RcuEpoch,
         SchemeId::RcuSeize,
@@ -72,36 +56,29 @@ impl SchemeId {
         SchemeId::Hazard,
         SchemeId::Leak,
         SchemeId::Linux,
-        SchemeId::TypesafeNoMmCheck,
-        SchemeId::TypesafeDupCopiesRefcnt,
-        SchemeId::TypesafeFreeAttached,
-        SchemeId::TypesafeDetachNoWait,
-        SchemeId::TypesafePutOnRetry,
-        SchemeId::TypesafeMmUnpinned,
-        SchemeId::TypesafeNoAddrCheck,
-        SchemeId::TypesafeSeqOfVmaMm,
-        SchemeId::TypesafeFreeResetsSeq,
     ];
+
+    /// All schemes: the correct models, the real kernel, then the broken twins in
+    /// the order of their table.
+    pub const ALL: [SchemeId; Self::UNBROKEN.len() + Twin::ALL.len()] = {
+        let mut all = [SchemeId::Rwlock; Self::UNBROKEN.len() + Twin::ALL.len()];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = if i < Self::UNBROKEN.len() {
+                Self::UNBROKEN[i]
+            } else {
+                SchemeId::Twin(Twin::ALL[i - Self::UNBROKEN.len()])
+            };
+            i += 1;
+        }
+        all
+    };
 
     /// The correct model schemes.
     pub fn correct() -> impl Iterator<Item = SchemeId> {
         Self::ALL
             .into_iter()
             .filter(|s| !s.is_twin() && *s != SchemeId::Linux)
-    }
-
-    /// The default sweep's schemes: the correct models, and `linux` where
-    /// [`crate::linux::available`] says this system can run it (else the reason it
-    /// cannot, to print as a note).
-    pub fn default_sweep() -> (Vec<SchemeId>, Option<String>) {
-        let mut out: Vec<_> = Self::correct().collect();
-        match crate::linux::available() {
-            Ok(()) => {
-                out.push(SchemeId::Linux);
-                (out, None)
-            }
-            Err(why) => (out, Some(format!("skipping the linux scheme: {why}"))),
-        }
     }
 
     /// The address spaces this scheme runs with when `wanted` are asked for: the
@@ -121,26 +98,14 @@ impl SchemeId {
 
     /// Run `v` with this scheme's type; None for `linux`, which is not a model.
     pub fn visit<V: Visit>(self, v: V) -> Option<V::Out> {
-        use typesafe::{
-            Correct, DetachNoWait, DupCopiesRefcnt, FreeAttached, FreeResetsSeq, MmUnpinned,
-            NoAddrCheck, NoMmCheck, PutOnRetry, SeqOfVmaMm,
-        };
         Some(match self {
             SchemeId::Rwlock => v.visit::<Rwlock>(),
             SchemeId::RcuEpoch => v.visit::<RcuEpoch>(),
             SchemeId::RcuSeize => v.visit::<RcuSeize>(),
-            SchemeId::Typesafe => v.visit::<Typesafe<Correct>>(),
+            SchemeId::Typesafe => v.visit::<Typesafe>(),
             SchemeId::Hazard => v.visit::<Hazard>(),
             SchemeId::Leak => v.visit::<Leak>(),
-            SchemeId::TypesafeNoMmCheck => v.visit::<Typesafe<NoMmCheck>>(),
-            SchemeId::TypesafeDupCopiesRefcnt => v.visit::<Typesafe<DupCopiesRefcnt>>(),
-            SchemeId::TypesafeFreeAttached => v.visit::<Typesafe<FreeAttached>>(),
-            SchemeId::TypesafeDetachNoWait => v.visit::<Typesafe<DetachNoWait>>(),
-            SchemeId::TypesafePutOnRetry => v.visit::<Typesafe<PutOnRetry>>(),
-            SchemeId::TypesafeMmUnpinned => v.visit::<Typesafe<MmUnpinned>>(),
-            SchemeId::TypesafeNoAddrCheck => v.visit::<Typesafe<NoAddrCheck>>(),
-            SchemeId::TypesafeSeqOfVmaMm => v.visit::<Typesafe<SeqOfVmaMm>>(),
-            SchemeId::TypesafeFreeResetsSeq => v.visit::<Typesafe<FreeResetsSeq>>(),
+            SchemeId::Twin(twin) => twin.visit(v),
             SchemeId::Linux => return None,
         })
     }
@@ -164,18 +129,7 @@ impl SchemeId {
 
     /// Whether this is a broken twin (never in the default sweep).
     pub fn is_twin(self) -> bool {
-        matches!(
-            self,
-            SchemeId::TypesafeNoMmCheck
-                | SchemeId::TypesafeDupCopiesRefcnt
-                | SchemeId::TypesafeFreeAttached
-                | SchemeId::TypesafeDetachNoWait
-                | SchemeId::TypesafePutOnRetry
-                | SchemeId::TypesafeMmUnpinned
-                | SchemeId::TypesafeNoAddrCheck
-                | SchemeId::TypesafeSeqOfVmaMm
-                | SchemeId::TypesafeFreeResetsSeq
-        )
+        matches!(self, SchemeId::Twin(_))
     }
 
     /// One line saying what the scheme is.
@@ -192,31 +146,7 @@ impl SchemeId {
             SchemeId::Linux => {
                 "the real kernel of this machine: real faults, MAP_FIXED churn (one mm; Linux only)"
             }
-            SchemeId::TypesafeNoMmCheck => "BROKEN twin of typesafe (N6): no vma->vm_mm == mm check",
-            SchemeId::TypesafeDupCopiesRefcnt => {
-                "BROKEN twin of typesafe (N1): vm_area_dup copies the attached refcount"
-            }
-            SchemeId::TypesafeFreeAttached => {
-                "BROKEN twin of typesafe (N2): a VMA is freed still attached (refcnt 1)"
-            }
-            SchemeId::TypesafeDetachNoWait => {
-                "BROKEN twin of typesafe (N3): detach does not wait for readers"
-            }
-            SchemeId::TypesafePutOnRetry => {
-                "BROKEN twin of typesafe (N8): a put without a get on the detached/retry path"
-            }
-            SchemeId::TypesafeMmUnpinned => {
-                "BROKEN twin of typesafe (N10): wakes the other mm's writer without pinning it (needs --exits)"
-            }
-            SchemeId::TypesafeNoAddrCheck => {
-                "BROKEN twin of typesafe (N13): no address check after locking"
-            }
-            SchemeId::TypesafeSeqOfVmaMm => {
-                "BROKEN twin of typesafe (N7): lock checks against vma->vm_mm's sequence, not the caller's mm"
-            }
-            SchemeId::TypesafeFreeResetsSeq => {
-                "BROKEN twin of typesafe (N9): the free path resets lock_seq before readers drain"
-            }
+            SchemeId::Twin(twin) => twin.about(),
         }
     }
 }

@@ -3,8 +3,8 @@
 //! still holds a pointer to it; readers detect reuse after locking (detached,
 //! address and mm checks).
 //!
-//! The broken twins are this same scheme with one mistake compiled in
-//! ([`Variant::MISTAKE`]); they share every line with it.
+//! The broken twins (`twins.rs`) are this same scheme with one mistake compiled
+//! in ([`Variant::MISTAKE`]); they share every line with it.
 
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -30,78 +30,6 @@ pub struct Correct;
 impl Variant for Correct {
     const NAME: &'static str = "typesafe";
     const MISTAKE: Mistake = Mistake::None;
-}
-
-/// N6: no `vma.mm == mm` check.
-#[derive(Debug)]
-pub struct NoMmCheck;
-impl Variant for NoMmCheck {
-    const NAME: &'static str = "typesafe-no-mm-check";
-    const MISTAKE: Mistake = Mistake::NoMmCheck;
-}
-
-/// N1: `vm_area_dup` copies the attached state.
-#[derive(Debug)]
-pub struct DupCopiesRefcnt;
-impl Variant for DupCopiesRefcnt {
-    const NAME: &'static str = "typesafe-dup-copies-refcnt";
-    const MISTAKE: Mistake = Mistake::DupCopiesRefcnt;
-}
-
-/// N2: the old VMA is freed without being detached.
-#[derive(Debug)]
-pub struct FreeAttached;
-impl Variant for FreeAttached {
-    const NAME: &'static str = "typesafe-free-attached";
-    const MISTAKE: Mistake = Mistake::FreeAttached;
-}
-
-/// N3: detach does not wait for readers.
-#[derive(Debug)]
-pub struct DetachNoWait;
-impl Variant for DetachNoWait {
-    const NAME: &'static str = "typesafe-detach-no-wait";
-    const MISTAKE: Mistake = Mistake::DetachNoWait;
-}
-
-/// N8: a put on the detached (retry) path, without a get.
-#[derive(Debug)]
-pub struct PutOnRetry;
-impl Variant for PutOnRetry {
-    const NAME: &'static str = "typesafe-put-on-retry";
-    const MISTAKE: Mistake = Mistake::PutOnRetry;
-}
-
-/// N7: the lock checks use the sequence of `vma.mm`, not of the caller's mm.
-#[derive(Debug)]
-pub struct SeqOfVmaMm;
-impl Variant for SeqOfVmaMm {
-    const NAME: &'static str = "typesafe-seq-of-vma-mm";
-    const MISTAKE: Mistake = Mistake::SeqOfVmaMm;
-}
-
-/// N9: the free path resets `lock_seq` before readers have drained.
-#[derive(Debug)]
-pub struct FreeResetsSeq;
-impl Variant for FreeResetsSeq {
-    const NAME: &'static str = "typesafe-free-resets-seq";
-    const MISTAKE: Mistake = Mistake::FreeResetsSeq;
-}
-
-/// N13: no address check after locking.
-#[derive(Debug)]
-pub struct NoAddrCheck;
-impl Variant for NoAddrCheck {
-    const NAME: &'static str = "typesafe-no-addr-check";
-    const MISTAKE: Mistake = Mistake::NoAddrCheck;
-}
-
-/// N10: the other mm is woken without being pinned.
-#[derive(Debug)]
-pub struct MmUnpinned;
-impl Variant for MmUnpinned {
-    const NAME: &'static str = "typesafe-mm-unpinned";
-    const MISTAKE: Mistake = Mistake::MmUnpinned;
 }
 
 /// Type-stable reuse over a [`Pool`].
