@@ -48,7 +48,7 @@ fn spec(scheme: SchemeId, threads: usize, churn_pct: f64, limit: Limit) -> RunSp
 
 /// Runs `spec`; a scheme that cannot run here (the real kernel failing) ends the
 /// benchmark with its message.
-fn measure(spec: &RunSpec) -> vma_bench::run::Measured {
+fn measure(spec: &RunSpec) -> vma_bench::run::spec::Measured {
     run_spec(spec).unwrap_or_else(|e| {
         eprintln!("vma-bench bench: {e}");
         std::process::exit(1)
@@ -63,7 +63,7 @@ fn group(c: &mut Criterion, name: &str, churn_pct: f64) {
     for t in threads() {
         // Every iteration is one operation on each of `t` threads.
         g.throughput(Throughput::Elements(t as u64));
-        for scheme in vma_bench::sweep::default_schemes().0 {
+        for scheme in vma_bench::run::sweep::default_schemes().0 {
             let id = BenchmarkId::new(scheme.name(), format!("threads={t}"));
             g.bench_function(id, |b| {
                 b.iter_custom(|iters| {

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::driver::{Limit, RunConfig, Skew};
 use crate::error::Error;
 use crate::files::create_dir;
 use crate::model::mm::Layout;
-use crate::run::{run_row, RunSpec};
+use crate::run::driver::{Limit, RunConfig, Skew};
+use crate::run::spec::{run_row, RunSpec};
+use crate::run::sweep::{Grid, Progress};
 use crate::schemes::SchemeId;
-use crate::sweep::{Grid, Progress};
 
 fn err<T>(msg: impl Into<String>) -> Result<T, Error> {
     Err(Error(msg.into()))
@@ -204,7 +204,7 @@ fn parse_sweep(args: &[String]) -> Result<(Grid, SweepDirs), Error> {
                 })?;
                 grid.notes.clear();
                 if grid.schemes.contains(&SchemeId::Linux) {
-                    crate::linux::available().map_err(Error)?;
+                    crate::run::kernel::available().map_err(Error)?;
                 }
             }
             "--threads" => {
@@ -310,7 +310,7 @@ fn sweep_command(grid: &Grid, dirs: &SweepDirs, out: &mut dyn Write) -> Result<(
     for note in &grid.notes {
         eprintln!("vma-bench: note: {note}");
     }
-    let done = crate::sweep::sweep(grid, &dirs.results, Progress::for_stderr(), &STOP)?;
+    let done = crate::run::sweep::sweep(grid, &dirs.results, Progress::for_stderr(), &STOP)?;
     let io = |e: std::io::Error| Error(format!("writing output: {e}"));
     writeln!(out, "{}", done.csv.display()).map_err(io)?;
     if done.interrupted {

@@ -12,16 +12,14 @@
 //! reclamation at all. Every fault checks its own answer, so every run reports
 //! wrong answers next to throughput.
 //!
-//! [`VmaLookup`] is the trait the [`driver`], the benchmarks and the tests drive.
+//! [`VmaLookup`] is the trait the [`run::driver`], the benchmarks and the tests drive.
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 pub mod cli;
-pub mod driver;
 pub mod error;
 pub mod files;
-pub mod linux;
 pub mod meta;
 pub mod model;
 pub mod plot;
@@ -31,12 +29,11 @@ pub mod rng;
 pub mod run;
 pub mod schemes;
 pub mod stats;
-pub mod sweep;
 pub mod sync;
 
-pub use driver::{drive, Limit, RunConfig, RunResult, Skew};
 pub use model::lookup::VmaLookup;
 pub use model::mm::{Layout, MapKind, Space};
 pub use model::scheme::Scheme;
-pub use run::{run_row, run_spec, Row, RunSpec};
+pub use run::driver::{drive, Limit, RunConfig, RunResult, Skew};
+pub use run::spec::{run_row, run_spec, Row, RunSpec};
 pub use schemes::SchemeId;

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::error::Error;
 use crate::files::{create_dir, write_atomically};
 use crate::meta::Meta;
-use crate::run::Row;
+use crate::run::spec::Row;
 use crate::stats::{faults_per_sec, per_fault, summarize, Key, Summary};
 
 /// Read and merge saved CSV files (several machines' rows are told apart by

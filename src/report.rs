@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::files::write_atomically;
 use crate::meta::Meta;
 use crate::plot::{churn_label, draw_data, format_number, read_csvs, Data};
-use crate::run::Row;
+use crate::run::spec::Row;
 use crate::stats::{faults_per_sec, summarize, Summary};
 
 fn esc(s: &str) -> String {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::meta::Meta;
-use crate::run::Row;
+use crate::run::spec::Row;
 
 /// Read and merge `paths` (rows of several machines are told apart by `host`),
 /// and the metadata `<stem>.json` beside each CSV where there is one.

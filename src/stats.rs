@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::run::Row;
+use crate::run::spec::Row;
 
 /// One configuration of the grid, on one host: the rows of a point are its
 /// repetitions.

@@ -20,8 +20,9 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use vma_bench::linux::{self, Linux};
 use vma_bench::model::counters::Counters;
+use vma_bench::run::host;
+use vma_bench::run::kernel::{self, Linux};
 use vma_bench::{drive, Layout, Limit, MapKind, RunConfig, RunResult, Skew, VmaLookup};
 
 /// Minor faults the process may take beyond the harness's own.
@@ -61,9 +62,9 @@ struct Run {
 /// Run `cfg` on a fresh scheme.
 fn run(slots: usize, cfg: &RunConfig) -> Run {
     let scheme = Linux::new(layout(slots)).expect("the linux scheme on Linux");
-    let before = linux::minor_faults().expect("getrusage");
+    let before = host::minor_faults().expect("getrusage");
     let r = drive(&scheme, cfg);
-    let after = linux::minor_faults().expect("getrusage");
+    let after = host::minor_faults().expect("getrusage");
     assert_eq!(scheme.errors(), 0, "{:?}", scheme.first_error());
     Run {
         r,
@@ -235,11 +236,11 @@ fn bad_layouts_are_refused_with_a_message() {
 #[test]
 fn kernel_counters_are_readable() {
     let _g = serial();
-    linux::available().expect("Linux");
-    let a = linux::KernelSample::take().expect("getrusage");
+    kernel::available().expect("Linux");
+    let a = host::KernelSample::take().expect("getrusage");
     // Populate fresh memory through the allocator: faults the count must see.
     let v = vec![1u8; 64 << 20];
-    let b = linux::KernelSample::take().expect("getrusage");
+    let b = host::KernelSample::take().expect("getrusage");
     assert_eq!(v.iter().map(|&x| x as usize).sum::<usize>(), 64 << 20);
     assert!(b.minflt > a.minflt, "{a:?} {b:?}");
     if let Some(s) = b.slab {
@@ -262,8 +263,8 @@ fn measure() {
         .unwrap_or(3.0);
     println!(
         "slab before: {:?}\nvmstat vma_lock: {:?}",
-        linux::slab_objects(),
-        linux::vmstat_vma_lock()
+        host::slab_objects(),
+        host::vmstat_vma_lock()
     );
     println!(
         "threads churn% skew     Mfaults/s     faults     writes  kernel_minflt  \
@@ -293,7 +294,7 @@ fn measure() {
             }
         }
     }
-    println!("slab after: {:?}", linux::slab_objects());
+    println!("slab after: {:?}", host::slab_objects());
 }
 
 /// The CSV row of a `linux` run: the kernel's minor faults over the measured

@@ -3,7 +3,7 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use vma_bench::sweep::{sweep, Grid, Progress};
+use vma_bench::run::sweep::{sweep, Grid, Progress};
 use vma_bench::{Row, SchemeId, Skew};
 
 #[test]

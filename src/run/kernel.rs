@@ -57,7 +57,7 @@
 //! scheme populates is given a non-zero word, so a non-zero old value means the
 //! write found the page already populated: the harness would have counted a fault
 //! the kernel did not take. Such a write is counted in `wrong`, which must stay 0.
-//! The kernel's own proof is its minor-fault count ([`minor_faults`]), which the
+//! The kernel's own proof is its minor-fault count ([`host::minor_faults`]), which the
 //! caller samples around a run.
 //!
 //! A thread keeps up to [`BATCH`] written pages per region before it clears them
@@ -84,9 +84,9 @@
 //! `freed`, `reused`, and the unreclaimed figures derived from them) happen inside
 //! the kernel and are not visible per process: report them as empty, not 0. The
 //! kernel's system-wide `vma_lock_*` event counts are in `/proc/vmstat` when it was
-//! built with `CONFIG_PER_VMA_LOCK_STATS` ([`vmstat_vma_lock`]); the
+//! built with `CONFIG_PER_VMA_LOCK_STATS` ([`host::vmstat_vma_lock`]); the
 //! `vm_area_struct` cache's object counts are in `/sys/kernel/slab`
-//! ([`slab_objects`]). [`KernelSample::take`] reads all three at once.
+//! ([`host::slab_objects`]). [`KernelSample::take`] reads all three at once.
 //!
 //! # Failures
 //!
@@ -98,8 +98,8 @@
 //! populated). A replacement that fails stops all further faults: the kernel may
 //! have left the range unmapped.
 //!
-//! All `unsafe` code of the scheme is in the private `sys` module below: the system
-//! calls and the one store into the mapped memory.
+//! All `unsafe` code of the scheme is in the run layer's private `sys` module
+//! (`sys.rs`): the system calls and the one store into the mapped memory.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -108,10 +108,10 @@ use crossbeam_utils::CachePadded;
 
 use crate::model::counters::Counters;
 use crate::model::lookup::{Edge, VmaLookup};
-use crate::model::mm::{Layout, MapKind, PAGE, REGION};
+use crate::model::mm::{Layout, MapKind, REGION};
+use crate::run::host::{self, KernelSample};
+use crate::run::sys::{self, PAGES};
 
-/// Pages in one region.
-const PAGES: usize = (REGION / PAGE) as usize;
 /// Bitmap words per region.
 const WORDS: usize = PAGES / 64;
 /// How many times a thread that finds a region fully claimed yields before it
@@ -139,129 +139,7 @@ pub fn available() -> Result<(), String> {
             std::env::consts::OS
         ));
     }
-    minor_faults().map(|_| ())
-}
-
-/// The kernel's count of minor faults taken by this process, all threads, since it
-/// started (`getrusage(RUSAGE_SELF).ru_minflt`). Subtract two samples to get the
-/// faults of an interval.
-pub fn minor_faults() -> Result<u64, String> {
-    sys::minor_faults().map_err(|e| format!("linux: getrusage failed: {e}"))
-}
-
-/// The kernel's per-VMA lock event counts from `/proc/vmstat`. They are
-/// **system-wide** (every process on the machine, since boot) and exist only in
-/// kernels built with `CONFIG_PER_VMA_LOCK_STATS`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct VmaLockStats {
-    /// `vma_lock_success`: faults handled under the per-VMA lock.
-    pub success: u64,
-    /// `vma_lock_abort`: lock attempts abandoned (the fault took `mmap_lock`).
-    pub abort: u64,
-    /// `vma_lock_retry`: faults that must be retried after the per-VMA lock.
-    pub retry: u64,
-    /// `vma_lock_miss`: lookups that found no VMA or one that failed validation.
-    pub miss: u64,
-}
-
-impl VmaLockStats {
-    /// The counts since the sample `earlier`.
-    pub fn since(&self, earlier: &VmaLockStats) -> VmaLockStats {
-        VmaLockStats {
-            success: self.success.wrapping_sub(earlier.success),
-            abort: self.abort.wrapping_sub(earlier.abort),
-            retry: self.retry.wrapping_sub(earlier.retry),
-            miss: self.miss.wrapping_sub(earlier.miss),
-        }
-    }
-}
-
-/// Read the `vma_lock_*` counters from `/proc/vmstat`: None if the file is not
-/// readable or the kernel does not have them (all four must be present).
-pub fn vmstat_vma_lock() -> Option<VmaLockStats> {
-    parse_vmstat(&std::fs::read_to_string("/proc/vmstat").ok()?)
-}
-
-fn parse_vmstat(text: &str) -> Option<VmaLockStats> {
-    let (mut success, mut abort, mut retry, mut miss) = (None, None, None, None);
-    for line in text.lines() {
-        let mut words = line.split_whitespace();
-        let (Some(name), Some(value)) = (words.next(), words.next()) else {
-            continue;
-        };
-        let slot = match name {
-            "vma_lock_success" => &mut success,
-            "vma_lock_abort" => &mut abort,
-            "vma_lock_retry" => &mut retry,
-            "vma_lock_miss" => &mut miss,
-            _ => continue,
-        };
-        *slot = value.parse().ok();
-    }
-    Some(VmaLockStats {
-        success: success?,
-        abort: abort?,
-        retry: retry?,
-        miss: miss?,
-    })
-}
-
-/// The `vm_area_struct` slab cache as the kernel reports it in
-/// `/sys/kernel/slab/vm_area_struct` (system-wide: every process's VMAs).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SlabCounts {
-    /// `objects`: objects in use (as SLUB counts them: objects held in per-CPU
-    /// caches and sheaves count as in use).
-    pub objects: u64,
-    /// `total_objects`: objects the cache's slabs can hold.
-    pub total_objects: u64,
-    /// `object_size`: bytes per object.
-    pub object_size: u64,
-}
-
-/// Read the `vm_area_struct` cache's counts: None where `/sys/kernel/slab` is not
-/// readable (not SLUB, no sysfs, not permitted) or the cache is merged away.
-pub fn slab_objects() -> Option<SlabCounts> {
-    Some(SlabCounts {
-        objects: slab_attribute("objects")?,
-        total_objects: slab_attribute("total_objects")?,
-        object_size: slab_attribute("object_size")?,
-    })
-}
-
-/// One numeric attribute of the `vm_area_struct` cache
-/// (`/sys/kernel/slab/vm_area_struct/<name>`), None where it is not readable.
-pub fn slab_attribute(name: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/sys/kernel/slab/vm_area_struct/{name}"));
-    parse_slab_value(&text.ok()?)
-}
-
-/// The first number of a slab attribute (`"1033 N0=1033"` is 1033).
-fn parse_slab_value(text: &str) -> Option<u64> {
-    text.split_whitespace().next()?.parse().ok()
-}
-
-/// The kernel's counters at one instant: sample before and after a measured
-/// interval.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KernelSample {
-    /// [`minor_faults`]: this process's minor faults.
-    pub minflt: u64,
-    /// [`vmstat_vma_lock`]: system-wide, if the kernel has it.
-    pub vma_lock: Option<VmaLockStats>,
-    /// [`slab_objects`]: system-wide, if readable.
-    pub slab: Option<SlabCounts>,
-}
-
-impl KernelSample {
-    /// Read everything now. Fails only if the minor-fault count cannot be read.
-    pub fn take() -> Result<KernelSample, String> {
-        Ok(KernelSample {
-            minflt: minor_faults()?,
-            vma_lock: vmstat_vma_lock(),
-            slab: slab_objects(),
-        })
-    }
+    host::minor_faults().map(|_| ())
 }
 
 /// One region's claimed pages: page `i` is bit `i % 64` of word `i / 64`.
@@ -348,7 +226,7 @@ impl Linux {
 
     /// Pages written (faults made) by every handle dropped so far, including
     /// those of a driver's warm-up, which its measured `faults` leave out. Each was
-    /// one minor fault of the kernel's: compare it with [`minor_faults`] sampled
+    /// one minor fault of the kernel's: compare it with [`host::minor_faults`] sampled
     /// around the handles' lifetimes.
     pub fn writes(&self) -> u64 {
         // Relaxed: a statistic, read after the handles are gone.
@@ -431,12 +309,7 @@ impl Linux {
 /// Check that `slots` regions and their guards fit under `vm.max_map_count`, when
 /// it and `/proc/self/maps` are readable.
 fn check_map_count(slots: usize) -> Result<(), String> {
-    let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()
-        .and_then(|t| t.trim().parse::<usize>().ok());
-    let used = std::fs::read_to_string("/proc/self/maps")
-        .ok()
-        .map(|t| t.lines().count());
+    let (max, used) = (host::max_map_count(), host::mappings_in_use());
     let needed = slots.saturating_mul(2).saturating_add(1);
     match (max, used) {
         (Some(max), Some(used)) if needed.saturating_add(used) > max => Err(format!(
@@ -628,277 +501,5 @@ impl VmaLookup for Linux {
                 self.note_error(|| format!("linux: madvise(MADV_NOHUGEPAGE) failed: {e}"));
             }
         }
-    }
-}
-
-/// The system calls and the store into mapped memory: the scheme's only `unsafe`.
-#[cfg(target_os = "linux")]
-mod sys {
-    use std::io;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-    use super::{PAGES, REGION};
-
-    /// `EINVAL`.
-    pub const EINVAL: i32 = libc::EINVAL;
-
-    /// What `advise` asks for.
-    #[derive(Clone, Copy, Debug)]
-    pub enum Advice {
-        /// `MADV_DONTNEED`: drop the pages (the next write faults a zeroed page).
-        DontNeed,
-        /// `MADV_NOHUGEPAGE`: no transparent huge pages of any size.
-        NoHugePage,
-    }
-
-    /// A reserved, no-access range of address space holding `slots` read-write
-    /// regions, each [`REGION`] bytes at a [`REGION`]-aligned address, with a
-    /// no-access guard of at least [`REGION`] bytes around each.
-    ///
-    /// Invariant: the whole range `[base, base + len)` belongs to this object from
-    /// `new` until `drop` (nothing else in the process maps or uses it), and every
-    /// region is mapped read-write unless `broken` is set. No Rust reference to the
-    /// regions' memory ever exists; it is accessed only by `touch`'s atomic swap and
-    /// by the kernel.
-    pub struct Area {
-        base: usize,
-        len: usize,
-        /// The first region's address.
-        first: usize,
-        slots: usize,
-        /// A replacement failed: a region may be unmapped; no more stores.
-        broken: AtomicBool,
-    }
-
-    impl Area {
-        /// Reserve the range and map every region.
-        pub fn new(slots: usize) -> io::Result<Area> {
-            let region = REGION as usize;
-            let too_big = || io::Error::new(io::ErrorKind::InvalidInput, "too many slots");
-            let len = slots
-                .checked_mul(2)
-                .and_then(|n| n.checked_add(2))
-                .and_then(|n| n.checked_mul(region))
-                .ok_or_else(too_big)?;
-            // SAFETY: without MAP_FIXED the kernel picks an address range that
-            // overlaps no existing mapping, so no memory Rust knows about changes.
-            let base = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_NONE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                    -1,
-                    0,
-                )
-            };
-            if base == libc::MAP_FAILED {
-                return Err(io::Error::last_os_error());
-            }
-            let base = base as usize;
-            // The first aligned address, then one guard region.
-            let first = base.next_multiple_of(region) + region;
-            // From here on, dropping the area unmaps the reservation.
-            let area = Area {
-                base,
-                len,
-                first,
-                slots,
-                broken: AtomicBool::new(false),
-            };
-            for slot in 0..slots {
-                area.remap(slot)?;
-            }
-            Ok(area)
-        }
-
-        /// The address of `slot`'s region.
-        pub fn region(&self, slot: usize) -> Option<usize> {
-            (slot < self.slots).then(|| self.first + slot * 2 * REGION as usize)
-        }
-
-        /// `mmap(MAP_FIXED)` a fresh read-write anonymous region over `slot`'s.
-        pub fn remap(&self, slot: usize) -> io::Result<()> {
-            let addr = self.region(slot).ok_or_else(bad_slot)?;
-            // SAFETY: `addr..addr + REGION` lies inside the reservation this object
-            // owns (see `new`: the last region ends at least a page before
-            // `base + len`), and no Rust reference points into it; replacing the
-            // mapping changes only memory that `touch` reads atomically.
-            let p = unsafe {
-                libc::mmap(
-                    addr as *mut libc::c_void,
-                    REGION as usize,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
-                    -1,
-                    0,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                let e = io::Error::last_os_error();
-                // Relaxed: a stop flag; nothing is published through it.
-                self.broken.store(true, Ordering::Relaxed);
-                return Err(e);
-            }
-            Ok(())
-        }
-
-        /// `madvise` `pages` pages of `slot`'s region from page `first`.
-        pub fn advise(
-            &self,
-            slot: usize,
-            first: usize,
-            pages: usize,
-            advice: Advice,
-        ) -> io::Result<()> {
-            let region = self.region(slot).ok_or_else(bad_slot)?;
-            if !matches!(first.checked_add(pages), Some(end) if end <= PAGES) {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "page range outside the region",
-                ));
-            }
-            let advice = match advice {
-                Advice::DontNeed => libc::MADV_DONTNEED,
-                Advice::NoHugePage => libc::MADV_NOHUGEPAGE,
-            };
-            let addr = region + first * super::PAGE as usize;
-            // SAFETY: the range lies inside a region this object owns (checked
-            // above). MADV_DONTNEED replaces its pages with zeroed ones on the next
-            // access, which no Rust reference can observe (`touch` is atomic);
-            // MADV_NOHUGEPAGE only changes the VMA's flags.
-            let r = unsafe {
-                libc::madvise(
-                    addr as *mut libc::c_void,
-                    pages * super::PAGE as usize,
-                    advice,
-                )
-            };
-            if r == 0 {
-                Ok(())
-            } else {
-                Err(io::Error::last_os_error())
-            }
-        }
-
-        /// Swap `value` into the first word of page `page` of `slot`'s region and
-        /// return the old word; None for a bad index or after a failed replacement.
-        #[inline]
-        pub fn touch(&self, slot: usize, page: usize, value: u64) -> Option<u64> {
-            // Relaxed: a stop flag (see `remap`).
-            if page >= PAGES || self.broken.load(Ordering::Relaxed) {
-                return None;
-            }
-            let addr = self.region(slot)? + page * super::PAGE as usize;
-            // SAFETY: `addr` is page-aligned, so aligned for u64, inside a region
-            // that stays mapped read-write while `self` lives (a replacement swaps
-            // mappings atomically in the kernel; one that fails sets `broken`).
-            // Rust accesses this memory only through atomic operations like this
-            // one, so there is no data race and no aliasing reference.
-            let word = unsafe { AtomicU64::from_ptr(addr as *mut u64) };
-            // Relaxed: the value orders nothing; the kernel's fault is the point.
-            Some(word.swap(value, Ordering::Relaxed))
-        }
-    }
-
-    impl Drop for Area {
-        fn drop(&mut self) {
-            // SAFETY: the reservation is this object's (see `Area`), and no handle
-            // can still touch it: handles borrow the scheme that owns the area.
-            // Failure (impossible for a range we mapped) would only leak it.
-            unsafe { libc::munmap(self.base as *mut libc::c_void, self.len) };
-        }
-    }
-
-    fn bad_slot() -> io::Error {
-        io::Error::new(io::ErrorKind::InvalidInput, "no such slot")
-    }
-
-    /// `getrusage(RUSAGE_SELF).ru_minflt`.
-    pub fn minor_faults() -> io::Result<u64> {
-        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-        // SAFETY: getrusage writes one `rusage` through a valid pointer to one;
-        // the zeroed bytes are a valid `rusage` already (integer fields only), so
-        // `assume_init` is sound whether or not the call wrote it.
-        let (r, usage) = unsafe {
-            (
-                libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()),
-                usage.assume_init(),
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(usage.ru_minflt as u64)
-    }
-}
-
-/// Not Linux: nothing can be mapped; every entry point reports that.
-#[cfg(not(target_os = "linux"))]
-mod sys {
-    use std::io;
-
-    /// `EINVAL` (unused here).
-    pub const EINVAL: i32 = 22;
-
-    /// What `advise` asks for.
-    #[derive(Clone, Copy, Debug)]
-    pub enum Advice {
-        /// `MADV_DONTNEED`.
-        DontNeed,
-        /// `MADV_NOHUGEPAGE`.
-        NoHugePage,
-    }
-
-    /// No value of this type exists off Linux.
-    pub enum Area {}
-
-    fn unsupported() -> io::Error {
-        io::Error::new(io::ErrorKind::Unsupported, "not Linux")
-    }
-
-    impl Area {
-        pub fn new(_slots: usize) -> io::Result<Area> {
-            Err(unsupported())
-        }
-        pub fn region(&self, _slot: usize) -> Option<usize> {
-            match *self {}
-        }
-        pub fn remap(&self, _slot: usize) -> io::Result<()> {
-            match *self {}
-        }
-        pub fn advise(&self, _: usize, _: usize, _: usize, _: Advice) -> io::Result<()> {
-            match *self {}
-        }
-        pub fn touch(&self, _: usize, _: usize, _: u64) -> Option<u64> {
-            match *self {}
-        }
-    }
-
-    pub fn minor_faults() -> io::Result<u64> {
-        Err(unsupported())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_vmstat() {
-        let text = "nr_free_pages 5\nvma_lock_success 10\nvma_lock_abort 2\n\
-                    vma_lock_retry 1\nvma_lock_miss 3\n";
-        let s = parse_vmstat(text).expect("all four present");
-        assert_eq!((s.success, s.abort, s.retry, s.miss), (10, 2, 1, 3));
-        let later = VmaLockStats { success: 15, ..s };
-        assert_eq!(later.since(&s).success, 5);
-        assert_eq!(parse_vmstat("nr_free_pages 5\nvma_lock_success 10\n"), None);
-    }
-
-    #[test]
-    fn parses_slab_values() {
-        assert_eq!(parse_slab_value("1033 N0=1033\n"), Some(1033));
-        assert_eq!(parse_slab_value("192\n"), Some(192));
-        assert_eq!(parse_slab_value(""), None);
     }
 }

@@ -13,15 +13,15 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-
 use std::time::{Duration, Instant};
 
-use crate::driver::{Limit, RunConfig, Skew};
 use crate::error::Error;
 use crate::files::{create_dir, io_fail, write_atomically};
 use crate::meta::{Meta, Params};
 use crate::model::mm::Layout;
-use crate::run::{run_row, unix_now, Row, RunSpec};
+use crate::run::driver::{Limit, RunConfig, Skew};
+use crate::run::host::collect_meta;
+use crate::run::spec::{run_row, unix_now, Row, RunSpec};
 use crate::schemes::SchemeId;
 
 /// How a sweep reports progress.
@@ -45,11 +45,11 @@ impl Progress<'_> {
 }
 
 /// The default sweep's schemes: the correct models, and `linux` where
-/// [`crate::linux::available`] says this system can run it (else the reason it
+/// [`crate::run::kernel::available`] says this system can run it (else the reason it
 /// cannot, to print as a note).
 pub fn default_schemes() -> (Vec<SchemeId>, Option<String>) {
     let mut out: Vec<_> = SchemeId::correct().collect();
-    match crate::linux::available() {
+    match crate::run::kernel::available() {
         Ok(()) => {
             out.push(SchemeId::Linux);
             (out, None)
@@ -216,7 +216,7 @@ pub fn sweep(
         started_unix: stamp,
         runs_planned: runs.len(),
         notes: grid.notes.clone(),
-        ..Meta::collect(grid.params())
+        ..collect_meta(grid.params())
     };
     write_meta(&json, &meta)?;
     let mut w = csv::Writer::from_writer(file);

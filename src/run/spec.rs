@@ -2,12 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::driver::{drive, RunConfig, RunResult};
-use crate::linux::{KernelSample, Linux};
 use crate::model::hook::Widen;
 use crate::model::mm::{Layout, Space};
-use crate::model::scheme::Scheme;
-use crate::model::scheme::Visit;
+use crate::model::scheme::{Scheme, Visit};
+use crate::run::driver::{drive, RunConfig, RunResult};
+use crate::run::host::KernelSample;
+use crate::run::kernel::Linux;
 use crate::schemes::SchemeId;
 
 /// Everything that defines one run.
@@ -270,7 +270,7 @@ pub fn run_row(spec: &RunSpec) -> Result<Row, String> {
     let m = run_spec(spec)?;
     Ok(Row {
         run_id: format!("run-{started_unix}"),
-        host: crate::meta::host(),
+        host: crate::run::host::hostname(),
         started_unix,
         ..Row::new(spec, &m)
     })

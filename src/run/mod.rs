@@ -1,0 +1,19 @@
+//! Running: the driver, one run, the sweep, the real kernel and the host.
+//!
+//! [`driver::drive`] runs any `VmaLookup` on a pool of worker threads and sums
+//! their counters; [`spec::run_spec`] makes one run of a named scheme (a model
+//! through the registry, or the real kernel) and turns it into the output
+//! layer's `Row`; [`sweep`] runs every point of a grid and writes the CSV and
+//! its JSON. [`kernel`] is the real kernel behind `VmaLookup`, over the
+//! system-call layer `sys` (the run layer's only `unsafe`); [`host`] reads what
+//! the machine says about itself (`/proc`, `/sys`, `getrusage`).
+//!
+//! The run layer imports the model, the schemes, the output layer (the row and
+//! the metadata it writes), the error type and the file writer.
+
+pub mod driver;
+pub mod host;
+pub mod kernel;
+pub mod spec;
+pub mod sweep;
+mod sys;
