@@ -322,7 +322,7 @@ fn sweep_command(grid: &Grid, dirs: &SweepDirs, out: &mut dyn Write) -> Result<(
             done.csv.display()
         ));
     }
-    let report = crate::report::plot_files(std::slice::from_ref(&done.csv), &dirs.plots)?;
+    let report = crate::output::plot_files(std::slice::from_ref(&done.csv), &dirs.plots)?;
     writeln!(out, "{}", report.display()).map_err(io)
 }
 
@@ -332,6 +332,32 @@ fn number(flag: &str, value: &str, min: u64, max: u64) -> Result<u64, Error> {
 
 fn real(flag: &str, value: &str, min: f64, max: f64) -> Result<f64, Error> {
     fraction(value, min, max).map_err(|e| Error(format!("{flag}: {e}")))
+}
+
+/// `vma-bench plot FILE.csv [FILE.csv ...] [--out DIR]`.
+pub fn plot_command(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Error> {
+    let mut csvs = Vec::new();
+    let mut dir = PathBuf::from("plots");
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => match it.next() {
+                Some(d) => dir = d.into(),
+                None => return Err(Error("--out needs a value".into())),
+            },
+            s if s.starts_with("--") => {
+                return Err(Error(format!("plot: unknown option '{s}'")));
+            }
+            f => csvs.push(PathBuf::from(f)),
+        }
+    }
+    if csvs.is_empty() {
+        return Err(Error(
+            "plot needs at least one CSV file (e.g. results/latest.csv)".into(),
+        ));
+    }
+    let report = crate::output::plot_files(&csvs, &dir)?;
+    writeln!(out, "{}", report.display()).map_err(|e| Error(format!("writing output: {e}")))
 }
 
 /// Run the command line `args` (without the program name), writing to `out`.
@@ -368,7 +394,7 @@ pub fn main_with(args: &[String], out: &mut dyn Write) -> Result<(), Error> {
             let (grid, dirs) = parse_sweep(&args[1..])?;
             sweep_command(&grid, &dirs, out)
         }
-        Some("plot") => crate::report::plot_command(&args[1..], out),
+        Some("plot") => plot_command(&args[1..], out),
         Some(other) => err(format!(
             "unknown command '{other}' (see `vma-bench --help`)"
         )),

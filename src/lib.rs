@@ -20,20 +20,17 @@
 pub mod cli;
 pub mod error;
 pub mod files;
-pub mod meta;
 pub mod model;
-pub mod plot;
-pub mod report;
-pub mod results;
+pub mod output;
 pub mod rng;
 pub mod run;
 pub mod schemes;
-pub mod stats;
 pub mod sync;
 
 pub use model::lookup::VmaLookup;
 pub use model::mm::{Layout, MapKind, Space};
 pub use model::scheme::Scheme;
+pub use output::row::Row;
 pub use run::driver::{drive, Limit, RunConfig, RunResult, Skew};
-pub use run::spec::{run_row, run_spec, Row, RunSpec};
+pub use run::spec::{run_row, run_spec, RunSpec};
 pub use schemes::SchemeId;

@@ -47,7 +47,7 @@ fn a_tiny_sweep_gives_rows_plots_and_a_report_naming_every_scheme() {
     assert!(rows.iter().all(|r| r.wrong == 0 && r.faults > 0));
 
     let plots = dir.join("plots");
-    let report = vma_bench::report::plot_files(std::slice::from_ref(&done.csv), &plots).unwrap();
+    let report = vma_bench::output::plot_files(std::slice::from_ref(&done.csv), &plots).unwrap();
     let mut svgs = 0;
     for entry in std::fs::read_dir(&plots).unwrap() {
         let path = entry.unwrap().path();
@@ -139,7 +139,7 @@ fn plot_refuses_a_foreign_csv_naming_file_and_line() {
     let csv = dir.join("other.csv");
     std::fs::write(&csv, "a,b\n1,2\n").unwrap();
     let before = std::fs::read_dir(&dir).unwrap().count();
-    let e = vma_bench::report::plot_files(&[csv], &dir.join("plots")).unwrap_err();
+    let e = vma_bench::output::plot_files(&[csv], &dir.join("plots")).unwrap_err();
     assert!(e.0.contains("other.csv' line 1"), "{e}");
     assert_eq!(
         std::fs::read_dir(&dir).unwrap().count(),

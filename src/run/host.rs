@@ -7,7 +7,7 @@
 //! CPU model, cores, kernel release, the slab cache's settings). Every probe
 //! answers None (or an error message) where the file or call is not there.
 
-use crate::meta::{Meta, Params, VmaCache};
+use crate::output::meta::{Meta, Params, VmaCache};
 use crate::run::sys;
 
 /// The kernel's count of minor faults taken by this process, all threads, since it

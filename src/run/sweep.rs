@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::files::{create_dir, io_fail, write_atomically};
-use crate::meta::{Meta, Params};
 use crate::model::mm::Layout;
+use crate::output::meta::{Meta, Params};
+use crate::output::row::Row;
 use crate::run::driver::{Limit, RunConfig, Skew};
 use crate::run::host::collect_meta;
-use crate::run::spec::{run_row, unix_now, Row, RunSpec};
+use crate::run::spec::{run_row, unix_now, RunSpec};
 use crate::schemes::SchemeId;
 
 /// How a sweep reports progress.

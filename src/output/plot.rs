@@ -1,5 +1,5 @@
-//! The plots: SVG files drawn with plotters from the CSV rows alone (and the
-//! metadata beside them), one rayon task per figure.
+//! The plots: SVG files drawn with plotters from the rows grouped into points
+//! ([`Data`]), one rayon task per figure.
 //!
 //! Every figure is a grid of panels; every panel has categorical x positions
 //! (thread counts, or churn rates) and a linear or logarithmic y axis. A
@@ -16,200 +16,13 @@ use rayon::prelude::*;
 
 use crate::error::Error;
 use crate::files::{create_dir, write_atomically};
-use crate::meta::Meta;
-use crate::run::spec::Row;
-use crate::stats::{faults_per_sec, per_fault, summarize, Key, Summary};
-
-/// Read and merge saved CSV files (several machines' rows are told apart by
-/// `host`) and the metadata `<stem>.json` beside each one where present.
-/// Anything that is not a vma-bench results file is refused with one line naming
-/// the file and the line.
-pub fn read_csvs(paths: &[PathBuf]) -> Result<(Vec<Row>, Vec<Meta>), Error> {
-    crate::results::read(paths)
-}
-
-/// What the figures are drawn from.
-pub struct Data<'a> {
-    rows: &'a [Row],
-    /// Points keyed with their origin in place of the host.
-    points: BTreeMap<Key, Vec<&'a Row>>,
-    /// The one (mms, slots) of each (origin, scheme).
-    setup: BTreeMap<(String, String), (usize, usize)>,
-    /// The host of each origin.
-    host_of: BTreeMap<String, String>,
-    /// The cores of each host that has metadata.
-    cores_of_host: BTreeMap<String, usize>,
-    /// Every origin of a series, in order: a host, or `host [M mms, S slots]`
-    /// when one scheme of that host was run with several address-space setups
-    /// (so that a point never mixes setups).
-    pub hosts: Vec<String>,
-    /// Every scheme present, in `SchemeId::ALL` order (unknown names last).
-    pub schemes: Vec<String>,
-    /// Every thread count, ascending.
-    pub threads: Vec<usize>,
-    /// Every churn rate (thousandths of a percent), ascending.
-    pub churn: Vec<u64>,
-    /// Every skew, `uniform` first.
-    pub skews: Vec<String>,
-    /// The fewest CPUs among the machines (from their metadata, else this
-    /// machine's).
-    pub cores: usize,
-}
-
-impl<'a> Data<'a> {
-    /// Group `rows`; `metas` give the cores of their hosts.
-    pub fn new(rows: &'a [Row], metas: &[Meta]) -> Data<'a> {
-        let mut setups: BTreeMap<(&str, &str), BTreeSet<(usize, usize)>> = BTreeMap::new();
-        for r in rows {
-            setups
-                .entry((r.host.as_str(), r.scheme.as_str()))
-                .or_default()
-                .insert((r.mms, r.slots));
-        }
-        let split: BTreeSet<&str> = setups
-            .iter()
-            .filter(|(_, v)| v.len() > 1)
-            .map(|((h, _), _)| *h)
-            .collect();
-        let origin = |r: &Row| {
-            if split.contains(r.host.as_str()) {
-                format!("{} [{} mms, {} slots]", r.host, r.mms, r.slots)
-            } else {
-                r.host.clone()
-            }
-        };
-        let mut points: BTreeMap<Key, Vec<&Row>> = BTreeMap::new();
-        let mut setup = BTreeMap::new();
-        let mut host_of = BTreeMap::new();
-        for r in rows {
-            let o = origin(r);
-            setup.insert((o.clone(), r.scheme.clone()), (r.mms, r.slots));
-            host_of.insert(o.clone(), r.host.clone());
-            let key = Key {
-                host: o,
-                ..Key::of(r)
-            };
-            points.entry(key).or_default().push(r);
-        }
-        let set = |f: &dyn Fn(&Key) -> String| -> Vec<String> {
-            let s: BTreeSet<String> = points.keys().map(f).collect();
-            s.into_iter().collect()
-        };
-        let hosts = set(&|k| k.host.clone());
-        let order = |name: &str| {
-            crate::schemes::SchemeId::ALL
-                .iter()
-                .position(|s| s.name() == name)
-                .unwrap_or(usize::MAX)
-        };
-        let mut schemes = set(&|k| k.scheme.clone());
-        schemes.sort_by_key(|s| (order(s), s.clone()));
-        let mut skews = set(&|k| k.skew.clone());
-        skews.sort_by_key(|s| (s != "uniform", s.clone()));
-        let threads: BTreeSet<usize> = points.keys().map(|k| k.threads).collect();
-        let churn: BTreeSet<u64> = points.keys().map(|k| k.churn_milli).collect();
-        let mut cores_of_host: BTreeMap<String, usize> = BTreeMap::new();
-        for m in metas {
-            let c = cores_of_host.entry(m.host.clone()).or_insert(m.cores);
-            *c = (*c).max(m.cores);
-        }
-        let mut data = Data {
-            rows,
-            points,
-            setup,
-            host_of,
-            cores_of_host,
-            hosts,
-            schemes,
-            threads: threads.into_iter().collect(),
-            churn: churn.into_iter().collect(),
-            skews,
-            cores: 1,
-        };
-        data.cores = data
-            .hosts
-            .iter()
-            .map(|o| data.cores_of(o))
-            .min()
-            .unwrap_or_else(this_machines_cores);
-        data
-    }
-
-    /// The CPUs of the machine behind an origin: from its metadata, else this
-    /// machine's.
-    pub fn cores_of(&self, origin: &str) -> usize {
-        self.host_of
-            .get(origin)
-            .and_then(|h| self.cores_of_host.get(h))
-            .copied()
-            .unwrap_or_else(this_machines_cores)
-    }
-
-    /// The rows.
-    pub fn rows(&self) -> &[Row] {
-        self.rows
-    }
-
-    /// The rows of one point (`host` is an origin of `hosts`).
-    pub fn at(&self, host: &str, skew: &str, churn: u64, threads: usize, scheme: &str) -> &[&Row] {
-        let Some(&(mms, slots)) = self.setup.get(&(host.to_string(), scheme.to_string())) else {
-            return &[];
-        };
-        let key = Key {
-            host: host.into(),
-            mms,
-            slots,
-            skew: skew.into(),
-            churn_milli: churn,
-            threads,
-            scheme: scheme.into(),
-        };
-        self.points.get(&key).map_or(&[], Vec::as_slice)
-    }
-
-    /// Every point with its rows.
-    pub fn points(&self) -> impl Iterator<Item = (&Key, &Vec<&'a Row>)> {
-        self.points.iter()
-    }
-
-    /// The label of a series.
-    pub fn label(&self, host: &str, scheme: &str) -> String {
-        let name = if scheme == "linux" {
-            "linux (real kernel)".to_string()
-        } else {
-            scheme.to_string()
-        };
-        if self.hosts.len() > 1 {
-            format!("{name} @ {host}")
-        } else {
-            name
-        }
-    }
-
-    /// The largest thread count not above the cores (the busiest point that is
-    /// not oversubscribed), or the smallest.
-    pub fn threads_at_cores(&self) -> usize {
-        self.threads
-            .iter()
-            .copied()
-            .filter(|&t| t <= self.cores)
-            .max()
-            .or_else(|| self.threads.first().copied())
-            .unwrap_or(1)
-    }
-}
-
-fn this_machines_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
+use crate::output::row::Row;
+use crate::output::stats::{
+    churn_label, faults_per_sec, format_number, per_fault, summarize, Data, Summary,
+};
 
 fn threads_label(t: usize) -> String {
     format!("{t} thread{}", if t == 1 { "" } else { "s" })
-}
-
-/// Percent, without trailing zeros.
-pub fn churn_label(milli: u64) -> String {
-    format!("{}%", milli as f64 / 1000.0)
 }
 
 const PALETTE: [RGBColor; 10] = [
@@ -429,21 +242,6 @@ where
     Ok(())
 }
 
-/// A number in a short form (1.5M, 320k, 12.5, 0.003).
-pub fn format_number(v: f64) -> String {
-    let a = v.abs();
-    if a >= 1e6 {
-        format!("{:.3}M", v / 1e6).replace(".000M", "M")
-    } else if a >= 1e3 {
-        format!("{:.1}k", v / 1e3).replace(".0k", "k")
-    } else if a >= 1.0 || a == 0.0 {
-        let s = format!("{v:.2}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        format!("{v:.1e}")
-    }
-}
-
 /// A figure: a title and its panels, laid out in a grid.
 struct Figure {
     file: String,
@@ -583,7 +381,7 @@ impl Data<'_> {
     fn cores_marks(&self) -> Vec<(f64, String)> {
         let mut by_cores: BTreeMap<usize, BTreeSet<&str>> = BTreeMap::new();
         for o in &self.hosts {
-            let host = self.host_of.get(o).map_or(o.as_str(), String::as_str);
+            let host = self.host_of(o);
             by_cores.entry(self.cores_of(o)).or_default().insert(host);
         }
         let several = by_cores.len() > 1;
@@ -769,15 +567,10 @@ impl Data<'_> {
     }
 }
 
-/// Draw every figure of `rows` (and the cores from `metas`) into `dir` in
-/// parallel, one rayon task per SVG, each written to a temporary name in `dir`
-/// and renamed. Returns the files written.
-pub fn draw_all(rows: &[Row], metas: &[Meta], dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    draw_data(&Data::new(rows, metas), dir)
-}
-
-/// [`draw_all`] for rows already grouped.
-pub fn draw_data(data: &Data<'_>, dir: &Path) -> Result<Vec<PathBuf>, Error> {
+/// Draw every figure of `data` into `dir` in parallel, one rayon task per SVG,
+/// each written to a temporary name in `dir` and renamed. Returns the files
+/// written.
+pub fn draw_all(data: &Data<'_>, dir: &Path) -> Result<Vec<PathBuf>, Error> {
     create_dir(dir)?;
     let figs = data.figures();
     let drawn: Vec<Result<PathBuf, Error>> = figs
@@ -797,6 +590,7 @@ pub fn draw_data(data: &Data<'_>, dir: &Path) -> Result<Vec<PathBuf>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::meta::Meta;
 
     #[test]
     fn cores_sit_between_thread_counts_on_a_log_scale() {
@@ -820,8 +614,9 @@ mod tests {
         }
     }
 
+    /// Each machine's cores are marked on the thread axis, named when they differ.
     #[test]
-    fn setups_and_hosts_are_told_apart_and_labelled() {
+    fn the_thread_axis_marks_each_machines_cores() {
         let rows = [
             row("a", "typesafe", 2, 1, 10.0),
             row("a", "typesafe", 8, 1, 20.0),
@@ -829,63 +624,17 @@ mod tests {
             row("b", "typesafe", 2, 1, 30.0),
             row("b", "typesafe", 2, 4, 40.0),
         ];
-        let d = Data::new(&rows, &[]);
-        // Host a ran typesafe with two setups: its origins carry them.
-        assert_eq!(
-            d.hosts,
-            [
-                "a [1 mms, 1 slots]",
-                "a [2 mms, 1 slots]",
-                "a [8 mms, 1 slots]",
-                "b"
-            ]
-        );
-        let fps = |o: &str, t: usize, s: &str| {
-            d.at(o, "uniform", 10_000, t, s)
-                .iter()
-                .map(|r| r.faults_per_sec)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(fps("a [2 mms, 1 slots]", 1, "typesafe"), [10.0]);
-        assert_eq!(fps("a [8 mms, 1 slots]", 1, "typesafe"), [20.0]);
-        assert_eq!(fps("b", 4, "typesafe"), [40.0]);
-        assert!(fps("b", 1, "linux").is_empty());
-        assert_eq!(d.label("b", "typesafe"), "typesafe @ b");
-        assert_eq!(
-            d.label("a [1 mms, 1 slots]", "linux"),
-            "linux (real kernel) @ a [1 mms, 1 slots]"
-        );
-        assert_eq!(d.schemes, ["typesafe", "linux"]);
-        assert_eq!(d.threads, [1, 4]);
-
-        // Cores come from each host's metadata; the thread axis marks both.
         let meta = |host: &str, cores: usize| Meta {
             host: host.into(),
             cores,
             ..Meta::default()
         };
         let d = Data::new(&rows, &[meta("a", 4), meta("b", 2)]);
-        assert_eq!((d.cores_of("a [8 mms, 1 slots]"), d.cores_of("b")), (4, 2));
-        assert_eq!(d.cores, 2);
         assert_eq!(d.oversubscribed(4), " (oversubscribed on some machines)");
         let marks = d.cores_marks();
         assert_eq!(marks.len(), 2, "{marks:?}");
         assert!(marks[0].1.starts_with("cores = 2 (b)"), "{marks:?}");
         assert!(marks[1].1.starts_with("cores = 4 (a)"), "{marks:?}");
         assert_eq!(marks[1].0, 1.0, "4 threads sit at position 1");
-
-        let one = Data::new(&rows[3..], &[]);
-        assert_eq!(one.label("b", "linux"), "linux (real kernel)");
-        assert_eq!(one.label("b", "typesafe"), "typesafe");
-    }
-
-    #[test]
-    fn numbers_are_short() {
-        assert_eq!(format_number(1_500_000.0), "1.500M");
-        assert_eq!(format_number(2_000_000.0), "2M");
-        assert_eq!(format_number(320_000.0), "320k");
-        assert_eq!(format_number(12.5), "12.5");
-        assert_eq!(format_number(0.0), "0");
-        assert_eq!(format_number(0.003), "3.0e-3");
     }
 }

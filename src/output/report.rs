@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::files::write_atomically;
-use crate::meta::Meta;
-use crate::plot::{churn_label, draw_data, format_number, read_csvs, Data};
-use crate::run::spec::Row;
-use crate::stats::{faults_per_sec, summarize, Summary};
+use crate::output::meta::Meta;
+use crate::output::row::Row;
+use crate::output::stats::{churn_label, faults_per_sec, format_number, summarize, Data, Summary};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -387,19 +386,9 @@ fn summary_tables(d: &Data<'_>) -> String {
 }
 
 /// Write `dir/index.html`, one self-contained file: the metadata, a summary
-/// table per churn rate and skew, the findings computed from `rows`, and the
+/// table per churn rate and skew, the findings computed from `d`'s rows, and the
 /// drawn `svgs` inlined. Written to a temporary name in `dir`, then renamed.
 pub fn write_report(
-    rows: &[Row],
-    metas: &[Meta],
-    svgs: &[PathBuf],
-    dir: &Path,
-) -> Result<PathBuf, Error> {
-    report_data(&Data::new(rows, metas), metas, svgs, dir)
-}
-
-/// [`write_report`] for rows already grouped.
-pub fn report_data(
     d: &Data<'_>,
     metas: &[Meta],
     svgs: &[PathBuf],
@@ -456,41 +445,6 @@ pub fn report_data(
     let path = dir.join("index.html");
     write_atomically(&path, h.as_bytes())?;
     Ok(path)
-}
-
-/// Read `csvs`, draw every plot into `dir` and write the report there. Returns
-/// the report's path.
-pub fn plot_files(csvs: &[PathBuf], dir: &Path) -> Result<PathBuf, Error> {
-    let (rows, metas) = read_csvs(csvs)?;
-    let data = Data::new(&rows, &metas);
-    let svgs = draw_data(&data, dir)?;
-    report_data(&data, &metas, &svgs, dir)
-}
-
-/// `vma-bench plot FILE.csv [FILE.csv ...] [--out DIR]`.
-pub fn plot_command(args: &[String], out: &mut dyn std::io::Write) -> Result<(), Error> {
-    let mut csvs = Vec::new();
-    let mut dir = PathBuf::from("plots");
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--out" => match it.next() {
-                Some(d) => dir = d.into(),
-                None => return Err(Error("--out needs a value".into())),
-            },
-            s if s.starts_with("--") => {
-                return Err(Error(format!("plot: unknown option '{s}'")));
-            }
-            f => csvs.push(PathBuf::from(f)),
-        }
-    }
-    if csvs.is_empty() {
-        return Err(Error(
-            "plot needs at least one CSV file (e.g. results/latest.csv)".into(),
-        ));
-    }
-    let report = plot_files(&csvs, &dir)?;
-    writeln!(out, "{}", report.display()).map_err(|e| Error(format!("writing output: {e}")))
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::meta::Meta;
-use crate::run::spec::Row;
+use crate::output::meta::Meta;
+use crate::output::row::Row;
 
 /// Read and merge `paths` (rows of several machines are told apart by `host`),
 /// and the metadata `<stem>.json` beside each CSV where there is one.

@@ -1,0 +1,443 @@
+//! Grouping rows into points (one point: every repetition of one configuration)
+//! and the statistics the plots and the report show: [`Key`] and [`Summary`];
+//! [`Data`], the rows grouped by origin (host, or host and setup) with their axes
+//! and each machine's cores, which the plots and the report both draw from; and
+//! the short forms of numbers both print.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::output::meta::Meta;
+use crate::output::row::Row;
+
+/// One configuration of the grid, on one host: the rows of a point are its
+/// repetitions.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    /// Host.
+    pub host: String,
+    /// Address spaces.
+    pub mms: usize,
+    /// Mappings per address space.
+    pub slots: usize,
+    /// Skew.
+    pub skew: String,
+    /// Churn in thousandths of a percent (a total order for a float).
+    pub churn_milli: u64,
+    /// Threads.
+    pub threads: usize,
+    /// Scheme.
+    pub scheme: String,
+}
+
+impl Key {
+    /// The key of `row`.
+    pub fn of(row: &Row) -> Key {
+        Key {
+            host: row.host.clone(),
+            mms: row.mms,
+            slots: row.slots,
+            skew: row.skew.clone(),
+            churn_milli: (row.churn_pct * 1000.0).round() as u64,
+            threads: row.threads,
+            scheme: row.scheme.clone(),
+        }
+    }
+
+    /// Churn in percent.
+    pub fn churn(&self) -> f64 {
+        self.churn_milli as f64 / 1000.0
+    }
+}
+
+/// Median, minimum and maximum of some values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Summary {
+    /// The median (the mean of the two middle values for an even count).
+    pub median: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+    /// How many values.
+    pub n: usize,
+}
+
+impl Summary {
+    /// The summary of `values`; None if there are none (NaNs are ignored).
+    pub fn of(values: impl IntoIterator<Item = f64>) -> Option<Summary> {
+        let mut v: Vec<f64> = values.into_iter().filter(|x| !x.is_nan()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        Some(Summary {
+            median,
+            min: v[0],
+            max: v[n - 1],
+            n,
+        })
+    }
+
+    /// Run-to-run spread: (max - min) / median (0 for a zero median).
+    pub fn spread(&self) -> f64 {
+        if self.median == 0.0 {
+            0.0
+        } else {
+            (self.max - self.min) / self.median
+        }
+    }
+}
+
+/// Rows grouped by point, in a stable order.
+pub fn points(rows: &[Row]) -> BTreeMap<Key, Vec<&Row>> {
+    let mut out: BTreeMap<Key, Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        out.entry(Key::of(r)).or_default().push(r);
+    }
+    out
+}
+
+/// The summary of `f` over the rows of one point (rows where `f` is None are
+/// left out).
+pub fn summarize(rows: &[&Row], f: impl Fn(&Row) -> Option<f64>) -> Option<Summary> {
+    Summary::of(rows.iter().filter_map(|r| f(r)))
+}
+
+/// Faults per second of a row.
+pub fn faults_per_sec(r: &Row) -> Option<f64> {
+    Some(r.faults_per_sec)
+}
+
+/// A per-fault rate of a counter (None where the scheme cannot observe it or no
+/// fault was made).
+pub fn per_fault(count: Option<u64>, r: &Row) -> Option<f64> {
+    (r.faults > 0).then_some(count? as f64 / r.faults as f64)
+}
+
+/// What the figures are drawn from.
+pub struct Data<'a> {
+    rows: &'a [Row],
+    /// Points keyed with their origin in place of the host.
+    points: BTreeMap<Key, Vec<&'a Row>>,
+    /// The one (mms, slots) of each (origin, scheme).
+    setup: BTreeMap<(String, String), (usize, usize)>,
+    /// The host of each origin.
+    host_of: BTreeMap<String, String>,
+    /// The cores of each host that has metadata.
+    cores_of_host: BTreeMap<String, usize>,
+    /// Every origin of a series, in order: a host, or `host [M mms, S slots]`
+    /// when one scheme of that host was run with several address-space setups
+    /// (so that a point never mixes setups).
+    pub hosts: Vec<String>,
+    /// Every scheme present, in `SchemeId::ALL` order (unknown names last).
+    pub schemes: Vec<String>,
+    /// Every thread count, ascending.
+    pub threads: Vec<usize>,
+    /// Every churn rate (thousandths of a percent), ascending.
+    pub churn: Vec<u64>,
+    /// Every skew, `uniform` first.
+    pub skews: Vec<String>,
+    /// The fewest CPUs among the machines (from their metadata, else this
+    /// machine's).
+    pub cores: usize,
+}
+
+impl<'a> Data<'a> {
+    /// Group `rows`; `metas` give the cores of their hosts.
+    pub fn new(rows: &'a [Row], metas: &[Meta]) -> Data<'a> {
+        let mut setups: BTreeMap<(&str, &str), BTreeSet<(usize, usize)>> = BTreeMap::new();
+        for r in rows {
+            setups
+                .entry((r.host.as_str(), r.scheme.as_str()))
+                .or_default()
+                .insert((r.mms, r.slots));
+        }
+        let split: BTreeSet<&str> = setups
+            .iter()
+            .filter(|(_, v)| v.len() > 1)
+            .map(|((h, _), _)| *h)
+            .collect();
+        let origin = |r: &Row| {
+            if split.contains(r.host.as_str()) {
+                format!("{} [{} mms, {} slots]", r.host, r.mms, r.slots)
+            } else {
+                r.host.clone()
+            }
+        };
+        let mut points: BTreeMap<Key, Vec<&Row>> = BTreeMap::new();
+        let mut setup = BTreeMap::new();
+        let mut host_of = BTreeMap::new();
+        for r in rows {
+            let o = origin(r);
+            setup.insert((o.clone(), r.scheme.clone()), (r.mms, r.slots));
+            host_of.insert(o.clone(), r.host.clone());
+            let key = Key {
+                host: o,
+                ..Key::of(r)
+            };
+            points.entry(key).or_default().push(r);
+        }
+        let set = |f: &dyn Fn(&Key) -> String| -> Vec<String> {
+            let s: BTreeSet<String> = points.keys().map(f).collect();
+            s.into_iter().collect()
+        };
+        let hosts = set(&|k| k.host.clone());
+        let order = |name: &str| {
+            crate::schemes::SchemeId::ALL
+                .iter()
+                .position(|s| s.name() == name)
+                .unwrap_or(usize::MAX)
+        };
+        let mut schemes = set(&|k| k.scheme.clone());
+        schemes.sort_by_key(|s| (order(s), s.clone()));
+        let mut skews = set(&|k| k.skew.clone());
+        skews.sort_by_key(|s| (s != "uniform", s.clone()));
+        let threads: BTreeSet<usize> = points.keys().map(|k| k.threads).collect();
+        let churn: BTreeSet<u64> = points.keys().map(|k| k.churn_milli).collect();
+        let mut cores_of_host: BTreeMap<String, usize> = BTreeMap::new();
+        for m in metas {
+            let c = cores_of_host.entry(m.host.clone()).or_insert(m.cores);
+            *c = (*c).max(m.cores);
+        }
+        let mut data = Data {
+            rows,
+            points,
+            setup,
+            host_of,
+            cores_of_host,
+            hosts,
+            schemes,
+            threads: threads.into_iter().collect(),
+            churn: churn.into_iter().collect(),
+            skews,
+            cores: 1,
+        };
+        data.cores = data
+            .hosts
+            .iter()
+            .map(|o| data.cores_of(o))
+            .min()
+            .unwrap_or_else(this_machines_cores);
+        data
+    }
+
+    /// The CPUs of the machine behind an origin: from its metadata, else this
+    /// machine's.
+    pub fn cores_of(&self, origin: &str) -> usize {
+        self.host_of
+            .get(origin)
+            .and_then(|h| self.cores_of_host.get(h))
+            .copied()
+            .unwrap_or_else(this_machines_cores)
+    }
+
+    /// The host behind an origin (the origin itself if it is unknown).
+    pub fn host_of<'o>(&'o self, origin: &'o str) -> &'o str {
+        self.host_of.get(origin).map_or(origin, String::as_str)
+    }
+
+    /// The rows.
+    pub fn rows(&self) -> &[Row] {
+        self.rows
+    }
+
+    /// The rows of one point (`host` is an origin of `hosts`).
+    pub fn at(&self, host: &str, skew: &str, churn: u64, threads: usize, scheme: &str) -> &[&Row] {
+        let Some(&(mms, slots)) = self.setup.get(&(host.to_string(), scheme.to_string())) else {
+            return &[];
+        };
+        let key = Key {
+            host: host.into(),
+            mms,
+            slots,
+            skew: skew.into(),
+            churn_milli: churn,
+            threads,
+            scheme: scheme.into(),
+        };
+        self.points.get(&key).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every point with its rows.
+    pub fn points(&self) -> impl Iterator<Item = (&Key, &Vec<&'a Row>)> {
+        self.points.iter()
+    }
+
+    /// The label of a series.
+    pub fn label(&self, host: &str, scheme: &str) -> String {
+        let name = if scheme == "linux" {
+            "linux (real kernel)".to_string()
+        } else {
+            scheme.to_string()
+        };
+        if self.hosts.len() > 1 {
+            format!("{name} @ {host}")
+        } else {
+            name
+        }
+    }
+
+    /// The largest thread count not above the cores (the busiest point that is
+    /// not oversubscribed), or the smallest.
+    pub fn threads_at_cores(&self) -> usize {
+        self.threads
+            .iter()
+            .copied()
+            .filter(|&t| t <= self.cores)
+            .max()
+            .or_else(|| self.threads.first().copied())
+            .unwrap_or(1)
+    }
+}
+
+fn this_machines_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Percent, without trailing zeros.
+pub fn churn_label(milli: u64) -> String {
+    format!("{}%", milli as f64 / 1000.0)
+}
+
+/// A number in a short form (1.5M, 320k, 12.5, 0.003).
+pub fn format_number(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{:.3}M", v / 1e6).replace(".000M", "M")
+    } else if a >= 1e3 {
+        format!("{:.1}k", v / 1e3).replace(".0k", "k")
+    } else if a >= 1.0 || a == 0.0 {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.1e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_min_max_and_spread() {
+        let s = Summary::of([3.0, 1.0, 2.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max, s.n), (2.0, 1.0, 3.0, 3));
+        assert_eq!(s.spread(), 1.0);
+        let even = Summary::of([4.0, 1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(even.median, 2.5);
+        assert_eq!(Summary::of([f64::NAN]), None);
+        assert_eq!(Summary::of([0.0, 0.0]).unwrap().spread(), 0.0);
+    }
+
+    #[test]
+    fn a_point_is_every_repetition_of_one_configuration() {
+        let row = |host: &str, mms: usize, rep: u32, fps: f64| Row {
+            host: host.into(),
+            mms,
+            rep,
+            faults_per_sec: fps,
+            ..Row::example("typesafe", 2, 10.0)
+        };
+        let rows = [
+            row("a", 4, 0, 100.0),
+            row("a", 4, 1, 300.0),
+            row("a", 4, 2, 200.0),
+            row("a", 8, 0, 50.0),
+            row("b", 4, 0, 70.0),
+        ];
+        let p = points(&rows);
+        assert_eq!(p.len(), 3, "host and mms tell points apart");
+        let key = Key::of(&rows[0]);
+        assert_eq!((key.churn(), key.threads), (10.0, 2));
+        let s = summarize(&p[&key], faults_per_sec).unwrap();
+        assert_eq!((s.median, s.min, s.max, s.n), (200.0, 100.0, 300.0, 3));
+        assert_eq!(s.spread(), 1.0);
+        let other = summarize(&p[&Key::of(&rows[3])], faults_per_sec).unwrap();
+        assert_eq!((other.median, other.n), (50.0, 1));
+        let mut no_faults = row("a", 4, 0, 0.0);
+        no_faults.lock_abort = Some(3);
+        assert_eq!(per_fault(no_faults.lock_abort, &no_faults), None);
+        no_faults.faults = 6;
+        assert_eq!(per_fault(no_faults.lock_abort, &no_faults), Some(0.5));
+        assert_eq!(per_fault(None, &no_faults), None);
+    }
+
+    #[test]
+    fn numbers_are_short() {
+        assert_eq!(format_number(1_500_000.0), "1.500M");
+        assert_eq!(format_number(2_000_000.0), "2M");
+        assert_eq!(format_number(320_000.0), "320k");
+        assert_eq!(format_number(12.5), "12.5");
+        assert_eq!(format_number(0.0), "0");
+        assert_eq!(format_number(0.003), "3.0e-3");
+    }
+
+    fn row(host: &str, scheme: &str, mms: usize, threads: usize, fps: f64) -> Row {
+        Row {
+            host: host.into(),
+            mms,
+            faults_per_sec: fps,
+            ..Row::example(scheme, threads, 10.0)
+        }
+    }
+
+    #[test]
+    fn setups_and_hosts_are_told_apart_and_labelled() {
+        let rows = [
+            row("a", "typesafe", 2, 1, 10.0),
+            row("a", "typesafe", 8, 1, 20.0),
+            row("a", "linux", 1, 1, 5.0),
+            row("b", "typesafe", 2, 1, 30.0),
+            row("b", "typesafe", 2, 4, 40.0),
+        ];
+        let d = Data::new(&rows, &[]);
+        // Host a ran typesafe with two setups: its origins carry them.
+        assert_eq!(
+            d.hosts,
+            [
+                "a [1 mms, 1 slots]",
+                "a [2 mms, 1 slots]",
+                "a [8 mms, 1 slots]",
+                "b"
+            ]
+        );
+        let fps = |o: &str, t: usize, s: &str| {
+            d.at(o, "uniform", 10_000, t, s)
+                .iter()
+                .map(|r| r.faults_per_sec)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(fps("a [2 mms, 1 slots]", 1, "typesafe"), [10.0]);
+        assert_eq!(fps("a [8 mms, 1 slots]", 1, "typesafe"), [20.0]);
+        assert_eq!(fps("b", 4, "typesafe"), [40.0]);
+        assert!(fps("b", 1, "linux").is_empty());
+        assert_eq!(d.label("b", "typesafe"), "typesafe @ b");
+        assert_eq!(
+            d.label("a [1 mms, 1 slots]", "linux"),
+            "linux (real kernel) @ a [1 mms, 1 slots]"
+        );
+        assert_eq!(d.schemes, ["typesafe", "linux"]);
+        assert_eq!(d.threads, [1, 4]);
+
+        // Cores come from each host's metadata.
+        let meta = |host: &str, cores: usize| Meta {
+            host: host.into(),
+            cores,
+            ..Meta::default()
+        };
+        let d = Data::new(&rows, &[meta("a", 4), meta("b", 2)]);
+        assert_eq!((d.cores_of("a [8 mms, 1 slots]"), d.cores_of("b")), (4, 2));
+        assert_eq!(d.cores, 2);
+        assert_eq!(d.host_of("a [8 mms, 1 slots]"), "a");
+
+        let one = Data::new(&rows[3..], &[]);
+        assert_eq!(one.label("b", "linux"), "linux (real kernel)");
+        assert_eq!(one.label("b", "typesafe"), "typesafe");
+    }
+}
