@@ -56,8 +56,9 @@ pub struct Meta {
     pub release: bool,
     /// CPU model (`/proc/cpuinfo`), where readable.
     pub cpu_model: Option<String>,
-    /// CPUs available to this process.
-    pub cores: usize,
+    /// CPUs available to this process (absent from metadata that does not
+    /// record them: plots then mark no cores).
+    pub cores: Option<usize>,
     /// Operating system.
     pub os: String,
     /// Kernel release (`/proc/sys/kernel/osrelease`), where readable.

@@ -368,7 +368,11 @@ impl Data<'_> {
 
     /// A caption's note when `t` threads are more than a machine's cores.
     fn oversubscribed(&self, t: usize) -> &'static str {
-        let over = self.hosts.iter().filter(|o| t > self.cores_of(o)).count();
+        let over = self
+            .hosts
+            .iter()
+            .filter(|o| self.cores_of(o).is_some_and(|c| t > c))
+            .count();
         match over {
             0 => "",
             n if n == self.hosts.len() => " (oversubscribed)",
@@ -377,12 +381,15 @@ impl Data<'_> {
     }
 
     /// The marks of the machines' cores on a thread axis: one per distinct
-    /// count, naming the hosts when they differ.
+    /// count, naming the hosts when they differ; none for a machine whose
+    /// metadata does not give its cores.
     fn cores_marks(&self) -> Vec<(f64, String)> {
         let mut by_cores: BTreeMap<usize, BTreeSet<&str>> = BTreeMap::new();
         for o in &self.hosts {
             let host = self.host_of(o);
-            by_cores.entry(self.cores_of(o)).or_default().insert(host);
+            if let Some(c) = self.cores_of(o) {
+                by_cores.entry(c).or_default().insert(host);
+            }
         }
         let several = by_cores.len() > 1;
         by_cores
@@ -626,7 +633,7 @@ mod tests {
         ];
         let meta = |host: &str, cores: usize| Meta {
             host: host.into(),
-            cores,
+            cores: Some(cores),
             ..Meta::default()
         };
         let d = Data::new(&rows, &[meta("a", 4), meta("b", 2)]);
@@ -636,5 +643,15 @@ mod tests {
         assert!(marks[0].1.starts_with("cores = 2 (b)"), "{marks:?}");
         assert!(marks[1].1.starts_with("cores = 4 (a)"), "{marks:?}");
         assert_eq!(marks[1].0, 1.0, "4 threads sit at position 1");
+
+        // Without metadata the cores are unknown: nothing is marked or called
+        // oversubscribed (never the cores of the machine that draws).
+        let d = Data::new(&rows, &[]);
+        assert_eq!(d.cores_marks(), []);
+        assert_eq!(d.oversubscribed(4), "");
+        // A machine with metadata is marked, one without is not.
+        let d = Data::new(&rows, &[meta("b", 2)]);
+        assert_eq!(d.cores_marks().len(), 1);
+        assert_eq!(d.oversubscribed(4), " (oversubscribed on some machines)");
     }
 }

@@ -78,10 +78,11 @@ pub fn findings(d: &Data<'_>) -> Vec<String> {
     let (mut within, mut over) = (Vec::new(), Vec::new());
     for (k, rs) in d.points() {
         if let Some(s) = summarize(rs, faults_per_sec).filter(|s| s.n > 1) {
-            if k.threads <= d.cores_of(&k.host) {
-                within.push(s.spread());
-            } else {
-                over.push(s.spread());
+            match d.cores_of(&k.host) {
+                Some(c) if k.threads <= c => within.push(s.spread()),
+                Some(_) => over.push(s.spread()),
+                // A machine whose cores are unknown is on neither side.
+                None => {}
             }
         }
     }
@@ -262,7 +263,7 @@ fn meta_table(m: &Meta) -> String {
         "CPU",
         m.cpu_model.clone().unwrap_or_else(|| "unknown".into()),
     );
-    row("cores", m.cores.to_string());
+    row("cores", m.cores.map_or("unknown".into(), |c| c.to_string()));
     row(
         "kernel",
         format!("{} {}", m.os, m.kernel.clone().unwrap_or_default()),
@@ -476,7 +477,7 @@ mod tests {
         }
         let meta = Meta {
             host: "example".into(),
-            cores: 2,
+            cores: Some(2),
             ..Meta::default()
         };
         let d = Data::new(&rows, std::slice::from_ref(&meta));

@@ -135,7 +135,8 @@ pub struct Data<'a> {
     /// when one scheme of that host was run with several address-space setups
     /// (so that a point never mixes setups).
     pub hosts: Vec<String>,
-    /// Every scheme present, in `SchemeId::ALL` order (unknown names last).
+    /// Every scheme present, in the order the rows first name them (a sweep
+    /// writes its grid's schemes in order, so its plots keep that order).
     pub schemes: Vec<String>,
     /// Every thread count, ascending.
     pub threads: Vec<usize>,
@@ -143,9 +144,9 @@ pub struct Data<'a> {
     pub churn: Vec<u64>,
     /// Every skew, `uniform` first.
     pub skews: Vec<String>,
-    /// The fewest CPUs among the machines (from their metadata, else this
-    /// machine's).
-    pub cores: usize,
+    /// The fewest CPUs among the machines whose metadata gives them; None when
+    /// none does (the cores of the machine that draws are never used).
+    pub cores: Option<usize>,
 }
 
 impl<'a> Data<'a> {
@@ -188,22 +189,20 @@ impl<'a> Data<'a> {
             s.into_iter().collect()
         };
         let hosts = set(&|k| k.host.clone());
-        let order = |name: &str| {
-            crate::schemes::SchemeId::ALL
-                .iter()
-                .position(|s| s.name() == name)
-                .unwrap_or(usize::MAX)
-        };
-        let mut schemes = set(&|k| k.scheme.clone());
-        schemes.sort_by_key(|s| (order(s), s.clone()));
+        let mut schemes: Vec<String> = Vec::new();
+        for r in rows {
+            if !schemes.contains(&r.scheme) {
+                schemes.push(r.scheme.clone());
+            }
+        }
         let mut skews = set(&|k| k.skew.clone());
         skews.sort_by_key(|s| (s != "uniform", s.clone()));
         let threads: BTreeSet<usize> = points.keys().map(|k| k.threads).collect();
         let churn: BTreeSet<u64> = points.keys().map(|k| k.churn_milli).collect();
         let mut cores_of_host: BTreeMap<String, usize> = BTreeMap::new();
-        for m in metas {
-            let c = cores_of_host.entry(m.host.clone()).or_insert(m.cores);
-            *c = (*c).max(m.cores);
+        for m in metas.iter().filter_map(|m| Some((&m.host, m.cores?))) {
+            let c = cores_of_host.entry(m.0.clone()).or_insert(m.1);
+            *c = (*c).max(m.1);
         }
         let mut data = Data {
             rows,
@@ -216,25 +215,19 @@ impl<'a> Data<'a> {
             threads: threads.into_iter().collect(),
             churn: churn.into_iter().collect(),
             skews,
-            cores: 1,
+            cores: None,
         };
-        data.cores = data
-            .hosts
-            .iter()
-            .map(|o| data.cores_of(o))
-            .min()
-            .unwrap_or_else(this_machines_cores);
+        data.cores = data.hosts.iter().filter_map(|o| data.cores_of(o)).min();
         data
     }
 
-    /// The CPUs of the machine behind an origin: from its metadata, else this
-    /// machine's.
-    pub fn cores_of(&self, origin: &str) -> usize {
+    /// The CPUs of the machine behind an origin, from its metadata (None where
+    /// there is none, or it does not give them).
+    pub fn cores_of(&self, origin: &str) -> Option<usize> {
         self.host_of
             .get(origin)
             .and_then(|h| self.cores_of_host.get(h))
             .copied()
-            .unwrap_or_else(this_machines_cores)
     }
 
     /// The host behind an origin (the origin itself if it is unknown).
@@ -284,20 +277,16 @@ impl<'a> Data<'a> {
     }
 
     /// The largest thread count not above the cores (the busiest point that is
-    /// not oversubscribed), or the smallest.
+    /// not oversubscribed), or the smallest (also where the cores are unknown).
     pub fn threads_at_cores(&self) -> usize {
         self.threads
             .iter()
             .copied()
-            .filter(|&t| t <= self.cores)
+            .filter(|&t| self.cores.is_some_and(|c| t <= c))
             .max()
             .or_else(|| self.threads.first().copied())
             .unwrap_or(1)
     }
-}
-
-fn this_machines_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Percent, without trailing zeros.
@@ -428,13 +417,28 @@ mod tests {
         // Cores come from each host's metadata.
         let meta = |host: &str, cores: usize| Meta {
             host: host.into(),
-            cores,
+            cores: Some(cores),
             ..Meta::default()
         };
         let d = Data::new(&rows, &[meta("a", 4), meta("b", 2)]);
-        assert_eq!((d.cores_of("a [8 mms, 1 slots]"), d.cores_of("b")), (4, 2));
-        assert_eq!(d.cores, 2);
+        assert_eq!(
+            (d.cores_of("a [8 mms, 1 slots]"), d.cores_of("b")),
+            (Some(4), Some(2))
+        );
+        assert_eq!(d.cores, Some(2));
+        // Only metadata gives cores: b has none here, a has 4; with none at
+        // all, the busiest point not oversubscribed is unknown: the smallest.
+        let d = Data::new(&rows, &[meta("a", 4)]);
+        assert_eq!((d.cores_of("b"), d.cores), (None, Some(4)));
+        assert_eq!(d.threads_at_cores(), 4);
+        let d = Data::new(&rows, &[]);
+        assert_eq!((d.cores_of("b"), d.cores), (None, None));
+        assert_eq!(d.threads_at_cores(), 1);
         assert_eq!(d.host_of("a [8 mms, 1 slots]"), "a");
+
+        // Schemes in the order the rows first name them.
+        let linux_first = [rows[2].clone(), rows[0].clone()];
+        assert_eq!(Data::new(&linux_first, &[]).schemes, ["linux", "typesafe"]);
 
         let one = Data::new(&rows[3..], &[]);
         assert_eq!(one.label("b", "linux"), "linux (real kernel)");

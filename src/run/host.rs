@@ -173,7 +173,7 @@ pub fn collect_meta(params: Params) -> Meta {
         rustc: env!("VMA_BENCH_RUSTC").to_string(),
         release: !cfg!(debug_assertions),
         cpu_model: cpu_model(),
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cores: Some(std::thread::available_parallelism().map_or(1, |n| n.get())),
         os: std::env::consts::OS.to_string(),
         kernel: read_trimmed("/proc/sys/kernel/osrelease"),
         vm_area_struct: vma_cache(),
@@ -222,7 +222,7 @@ mod tests {
             reps: 3,
             ..Params::default()
         });
-        assert!(!m.rustc.is_empty() && !m.git_commit.is_empty() && m.cores >= 1);
+        assert!(!m.rustc.is_empty() && !m.git_commit.is_empty() && m.cores >= Some(1));
         assert!(
             m.rustc.starts_with("rustc") || m.rustc == "unknown",
             "{}",
