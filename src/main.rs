@@ -3,9 +3,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let stdout = std::io::stdout();
-    match vma_bench::cli::main_with(&args, &mut stdout.lock()) {
+    match vma_bench::cli::main_with(std::env::args_os().skip(1), &mut stdout.lock()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vma-bench: error: {e}");

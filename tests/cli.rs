@@ -1,4 +1,5 @@
-//! The binary itself: exit codes and one-line errors.
+//! The binary itself: exit codes, one-line errors naming the flag and the value,
+//! and a generated `--help` for every subcommand.
 
 use std::process::Command;
 
@@ -37,6 +38,194 @@ fn bad_values_exit_2_with_one_line_naming_the_value() {
             stderr.contains(bad) && !stderr.contains("panicked"),
             "{args:?}: {stderr}"
         );
+    }
+}
+
+/// `args` is refused: exit status 2, nothing on stdout, one line on stderr that
+/// holds every one of `named` (the flag, the value).
+fn refused(args: &[&str], named: &[&str]) {
+    let (code, stdout, stderr) = vma_bench(args);
+    assert_eq!(code, 2, "{args:?}: {stderr}");
+    assert!(stdout.is_empty(), "{args:?}: {stdout}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(
+        stderr.starts_with("vma-bench: error: "),
+        "{args:?}: {stderr}"
+    );
+    for n in named {
+        assert!(stderr.contains(n), "{args:?}: {stderr} does not name {n}");
+    }
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+}
+
+#[test]
+fn a_flag_given_twice_is_refused() {
+    refused(
+        &["run", "--scheme", "leak", "--scheme", "typesafe"],
+        &["--scheme", "multiple times"],
+    );
+    refused(
+        &["sweep", "--reps", "1", "--reps", "2"],
+        &["--reps", "multiple times"],
+    );
+    refused(
+        &["run", "--scheme", "leak", "--until-wrong", "--until-wrong"],
+        &["--until-wrong", "multiple times"],
+    );
+}
+
+#[test]
+fn a_negative_value_is_understood_and_refused_either_way() {
+    for args in [
+        &["run", "--scheme", "leak", "--duration=-1"][..],
+        &["run", "--scheme", "leak", "--duration", "-1"][..],
+    ] {
+        refused(args, &["--duration", "'-1'", "0.001..=3600"]);
+    }
+    refused(
+        &["sweep", "--seed", "-1"],
+        &["--seed", "'-1'", "whole number"],
+    );
+    refused(&["sweep", "--churn", "1,-2"], &["--churn", "'-2'"]);
+}
+
+#[test]
+fn a_stray_word_is_refused_by_name() {
+    refused(
+        &["run", "--scheme", "leak", "--until-wrong", "extra"],
+        &["'extra'"],
+    );
+    refused(&["schemes", "extra"], &["'extra'"]);
+    refused(&["frobnicate"], &["'frobnicate'"]);
+    refused(&["plot", "--frob", "a.csv"], &["'--frob'"]);
+}
+
+#[test]
+fn a_missing_value_or_argument_is_named() {
+    refused(&["run", "--scheme", "leak", "--threads"], &["--threads"]);
+    refused(&["run"], &["--scheme"]);
+    refused(&["plot"], &["FILE.csv"]);
+    refused(&["completions"], &["SHELL"]);
+}
+
+#[test]
+fn values_are_range_checked_and_names_come_from_the_registry() {
+    refused(
+        &["run", "--scheme", "leak", "--churn", "NaN"],
+        &["--churn", "'NaN'"],
+    );
+    refused(&["sweep", "--churn", "0,inf"], &["--churn", "'inf'"]);
+    refused(&["sweep", "--warmup", "3601"], &["--warmup", "'3601'"]);
+    refused(
+        &["run", "--scheme", "leak", "--slots", "65537"],
+        &["--slots", "'65537'"],
+    );
+    refused(
+        &["sweep", "--schemes", "typesafe,nope"],
+        &["--schemes", "'nope'"],
+    );
+    refused(
+        &["run", "--scheme", "leak", "--skew", "cold"],
+        &["--skew", "'cold'"],
+    );
+    refused(&["completions", "nosh"], &["'nosh'"]);
+}
+
+#[test]
+fn lists_refuse_empty_items_and_repeats() {
+    refused(
+        &["sweep", "--threads", "1,,2"],
+        &["--threads", "'1,,2'", "empty"],
+    );
+    refused(&["sweep", "--threads", "1,"], &["--threads", "empty"]);
+    refused(
+        &["sweep", "--skew", "hot,hot"],
+        &["--skew", "'hot' is listed twice"],
+    );
+    refused(
+        &["sweep", "--schemes", "leak,typesafe,leak"],
+        &["--schemes", "'leak' is listed twice"],
+    );
+}
+
+/// Every subcommand answers `--help` (exit 0, on stdout) with every flag it
+/// had before the command line moved to clap; so do `help` and `--version`.
+#[test]
+fn every_subcommand_has_help_listing_its_flags() {
+    let flags: [(&str, &[&str]); 5] = [
+        (
+            "run",
+            &[
+                "--scheme",
+                "--threads",
+                "--churn",
+                "--exits",
+                "--duration",
+                "--warmup",
+                "--faults",
+                "--until-wrong",
+                "--mms",
+                "--slots",
+                "--skew",
+                "--seed",
+                "--widen",
+            ],
+        ),
+        (
+            "sweep",
+            &[
+                "--quick",
+                "--schemes",
+                "--threads",
+                "--churn",
+                "--skew",
+                "--reps",
+                "--duration",
+                "--warmup",
+                "--mms",
+                "--slots",
+                "--seed",
+                "--out",
+            ],
+        ),
+        ("plot", &["--out", "FILE.csv"]),
+        ("schemes", &["--all"]),
+        ("completions", &["bash"]),
+    ];
+    for (sub, flags) in flags {
+        for help in [&[sub, "--help"][..], &[sub, "-h"][..], &["help", sub][..]] {
+            let (code, stdout, stderr) = vma_bench(help);
+            assert_eq!(code, 0, "{help:?}: {stderr}");
+            assert!(
+                stdout.contains(&format!("Usage: vma-bench {sub}")),
+                "{help:?}: {stdout}"
+            );
+            for f in flags {
+                assert!(stdout.contains(f), "{help:?} does not list {f}: {stdout}");
+            }
+        }
+    }
+    for top in [&["--help"][..], &[][..]] {
+        let (code, stdout, _) = vma_bench(top);
+        assert_eq!(code, 0, "{top:?}");
+        for sub in ["schemes", "run", "sweep", "plot", "completions"] {
+            assert!(
+                stdout.contains(sub),
+                "{top:?} does not list {sub}: {stdout}"
+            );
+        }
+    }
+    let (code, stdout, _) = vma_bench(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("vma-bench 0."), "{stdout}");
+}
+
+#[test]
+fn completions_know_the_subcommands_and_flags() {
+    let (code, stdout, stderr) = vma_bench(&["completions", "bash"]);
+    assert_eq!(code, 0, "{stderr}");
+    for word in ["vma-bench", "sweep", "--until-wrong", "--schemes"] {
+        assert!(stdout.contains(word), "bash completions lack {word}");
     }
 }
 

@@ -26,6 +26,9 @@ pub enum Skew {
 }
 
 impl Skew {
+    /// Every skew.
+    pub const ALL: [Skew; 2] = [Skew::Uniform, Skew::Hot];
+
     /// Its name in the CSV and on the command line.
     pub fn name(self) -> &'static str {
         match self {
@@ -36,9 +39,7 @@ impl Skew {
 
     /// The skew with this name.
     pub fn parse(s: &str) -> Option<Skew> {
-        [Skew::Uniform, Skew::Hot]
-            .into_iter()
-            .find(|k| k.name() == s)
+        Skew::ALL.into_iter().find(|k| k.name() == s)
     }
 }
 

@@ -9,7 +9,9 @@
 //! the machine says about itself (`/proc`, `/sys`, `getrusage`).
 //!
 //! The run layer imports the model, the schemes, the output layer (the row and
-//! the metadata it writes), the error type and the file writer.
+//! the metadata it writes), the error type and the file writer. The names a
+//! [`spec::RunSpec`] is made of that live below it (a scheme's id, a layout) are
+//! re-exported here, so the command line speaks to this layer alone.
 
 pub mod driver;
 pub mod host;
@@ -17,3 +19,6 @@ pub mod kernel;
 pub mod spec;
 pub mod sweep;
 mod sys;
+
+pub use crate::model::mm::Layout;
+pub use crate::schemes::SchemeId;

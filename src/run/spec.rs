@@ -2,6 +2,7 @@
 //! [`RunSpec`] says what to run, [`run_spec`] runs it and returns what it
 //! [`Measured`], and `Row::new` turns that into the output layer's CSV row.
 
+use crate::error::Error;
 use crate::model::hook::Widen;
 use crate::model::mm::{Layout, Space};
 use crate::model::scheme::{Scheme, Visit};
@@ -81,10 +82,10 @@ impl Row {
     }
 }
 
-/// Run `spec` and return what it measured. Fails with a one-line message only for
+/// Run `spec` and return what it measured. Fails with a one-line error only for
 /// `linux`: a system that cannot run it, a bad layout, or a system call that
 /// failed during the run.
-pub fn run_spec(spec: &RunSpec) -> Result<Measured, String> {
+pub fn run_spec(spec: &RunSpec) -> Result<Measured, Error> {
     struct Go<'a>(&'a RunSpec);
     impl Visit for Go<'_> {
         type Out = RunResult;
@@ -108,21 +109,24 @@ pub fn run_spec(spec: &RunSpec) -> Result<Measured, String> {
         });
     }
     if spec.config.exits_pct != 0.0 {
-        return Err(format!(
+        return Err(Error(format!(
             "--exits {}: the real kernel's process cannot exit (use 0 with linux)",
             spec.config.exits_pct
-        ));
+        )));
     }
     if spec.widen != 0 {
-        return Err(format!(
+        return Err(Error(format!(
             "--widen {}: the real kernel's lookup cannot be widened (use 0 with linux)",
             spec.widen
-        ));
+        )));
     }
     let kernel = Linux::new(spec.layout)?;
     let result = drive(&kernel, &spec.config);
     if let Some(e) = kernel.first_error() {
-        return Err(format!("{e} ({} failures in the run)", kernel.errors()));
+        return Err(Error(format!(
+            "{e} ({} failures in the run)",
+            kernel.errors()
+        )));
     }
     Ok(Measured {
         result,
@@ -138,7 +142,7 @@ pub fn unix_now() -> u64 {
 }
 
 /// Run `spec` and return its CSV row (`run_id` `run-<start>`, `rep` 0).
-pub fn run_row(spec: &RunSpec) -> Result<Row, String> {
+pub fn run_row(spec: &RunSpec) -> Result<Row, Error> {
     let started_unix = unix_now();
     let m = run_spec(spec)?;
     Ok(Row {

@@ -244,7 +244,7 @@ pub fn sweep(
         let row = Row {
             rep: *rep,
             run_id: format!("{stamp}-{i}"),
-            ..run_row(spec).map_err(Error)?
+            ..run_row(spec)?
         };
         w.serialize(&row).map_err(|e| io_fail("writing", &csv, e))?;
         w.flush().map_err(|e| io_fail("writing", &csv, e))?;

@@ -1,0 +1,99 @@
+//! The value parsers of the command line: numbers in ranges, finite numbers in
+//! ranges, comma-separated lists (no empty item, no repeat), scheme and skew
+//! names. A value they refuse is a clap error naming the flag and the value.
+
+use std::ffi::OsStr;
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::error::ErrorKind;
+use clap::{Arg, Command};
+
+use crate::run::driver::Skew;
+use crate::run::SchemeId;
+
+/// A whole number in `min..=max`.
+pub fn whole(min: u64, max: u64) -> impl TypedValueParser<Value = u64> {
+    move |value: &str| -> Result<u64, String> {
+        match value.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(format!("not a whole number in {min}..={max}")),
+        }
+    }
+}
+
+/// A whole number in `min..=max`, as a `usize`.
+pub fn count(min: u64, max: u64) -> impl TypedValueParser<Value = usize> {
+    // The bounds are far below usize::MAX on every target this runs on.
+    whole(min, max).map(|n| n as usize)
+}
+
+/// A finite number in `min..=max` (NaN and infinities are refused).
+pub fn real(min: f64, max: f64) -> impl TypedValueParser<Value = f64> {
+    move |value: &str| -> Result<f64, String> {
+        match value.parse::<f64>() {
+            Ok(x) if x.is_finite() && (min..=max).contains(&x) => Ok(x),
+            _ => Err(format!("not a number in {min}..={max}")),
+        }
+    }
+}
+
+/// A scheme name from the registry (`vma-bench schemes --all`).
+pub fn scheme() -> impl TypedValueParser<Value = SchemeId> {
+    PossibleValuesParser::new(SchemeId::ALL.map(|s| PossibleValue::new(s.name())))
+        .try_map(|name| SchemeId::parse(&name).ok_or("not a scheme"))
+}
+
+/// A skew name: `uniform` or `hot`.
+pub fn skew() -> impl TypedValueParser<Value = Skew> {
+    PossibleValuesParser::new(Skew::ALL.map(|k| PossibleValue::new(k.name())))
+        .try_map(|name| Skew::parse(&name).ok_or("not a skew"))
+}
+
+/// The values of a comma-separated list, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct List<T>(pub Vec<T>);
+
+/// A comma-separated list whose items the inner parser parses; an empty item
+/// and an item listed twice are refused.
+#[derive(Clone, Debug)]
+pub struct ListOf<P>(pub P);
+
+impl<P> TypedValueParser for ListOf<P>
+where
+    P: TypedValueParser,
+    P::Value: PartialEq,
+{
+    type Value = List<P::Value>;
+
+    fn parse_ref(
+        &self,
+        cmd: &Command,
+        arg: Option<&Arg>,
+        value: &OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let text = value
+            .to_str()
+            .ok_or_else(|| clap::Error::new(ErrorKind::InvalidUtf8).with_cmd(cmd))?;
+        let refuse = |why: String| {
+            let flag = arg.map_or_else(String::new, |a| format!(" for '{a}'"));
+            let message = format!("invalid value '{text}'{flag}: {why}\n");
+            clap::Error::raw(ErrorKind::ValueValidation, message).with_cmd(cmd)
+        };
+        let mut items = Vec::new();
+        for item in text.split(',').map(str::trim) {
+            if item.is_empty() {
+                return Err(refuse("an empty item".into()));
+            }
+            let v = self.0.parse_ref(cmd, arg, OsStr::new(item))?;
+            if items.contains(&v) {
+                return Err(refuse(format!("'{item}' is listed twice")));
+            }
+            items.push(v);
+        }
+        Ok(List(items))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        self.0.possible_values()
+    }
+}
