@@ -597,7 +597,7 @@ pub fn draw_all(data: &Data<'_>, dir: &Path) -> Result<Vec<PathBuf>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::meta::Meta;
+    use crate::output::stats::tests::{meta, two_hosts};
 
     #[test]
     fn cores_sit_between_thread_counts_on_a_log_scale() {
@@ -612,30 +612,10 @@ mod tests {
         assert_eq!(cores_position(&[], 2), None);
     }
 
-    fn row(host: &str, scheme: &str, mms: usize, threads: usize, fps: f64) -> Row {
-        Row {
-            host: host.into(),
-            mms,
-            faults_per_sec: fps,
-            ..Row::example(scheme, threads, 10.0)
-        }
-    }
-
     /// Each machine's cores are marked on the thread axis, named when they differ.
     #[test]
     fn the_thread_axis_marks_each_machines_cores() {
-        let rows = [
-            row("a", "typesafe", 2, 1, 10.0),
-            row("a", "typesafe", 8, 1, 20.0),
-            row("a", "linux", 1, 1, 5.0),
-            row("b", "typesafe", 2, 1, 30.0),
-            row("b", "typesafe", 2, 4, 40.0),
-        ];
-        let meta = |host: &str, cores: usize| Meta {
-            host: host.into(),
-            cores: Some(cores),
-            ..Meta::default()
-        };
+        let rows = two_hosts();
         let d = Data::new(&rows, &[meta("a", 4), meta("b", 2)]);
         assert_eq!(d.oversubscribed(4), " (oversubscribed on some machines)");
         let marks = d.cores_marks();

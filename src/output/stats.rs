@@ -310,7 +310,7 @@ pub fn format_number(v: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -376,15 +376,30 @@ mod tests {
         }
     }
 
-    #[test]
-    fn setups_and_hosts_are_told_apart_and_labelled() {
-        let rows = [
+    /// Rows of two hosts at 10% churn: host a ran typesafe with two setups (2
+    /// and 8 mms) and linux; host b ran typesafe at 1 and 4 threads.
+    pub(crate) fn two_hosts() -> [Row; 5] {
+        [
             row("a", "typesafe", 2, 1, 10.0),
             row("a", "typesafe", 8, 1, 20.0),
             row("a", "linux", 1, 1, 5.0),
             row("b", "typesafe", 2, 1, 30.0),
             row("b", "typesafe", 2, 4, 40.0),
-        ];
+        ]
+    }
+
+    /// Metadata saying `host` has `cores` CPUs.
+    pub(crate) fn meta(host: &str, cores: usize) -> Meta {
+        Meta {
+            host: host.into(),
+            cores: Some(cores),
+            ..Meta::default()
+        }
+    }
+
+    #[test]
+    fn setups_and_hosts_are_told_apart_and_labelled() {
+        let rows = two_hosts();
         let d = Data::new(&rows, &[]);
         // Host a ran typesafe with two setups: its origins carry them.
         assert_eq!(
@@ -415,11 +430,6 @@ mod tests {
         assert_eq!(d.threads, [1, 4]);
 
         // Cores come from each host's metadata.
-        let meta = |host: &str, cores: usize| Meta {
-            host: host.into(),
-            cores: Some(cores),
-            ..Meta::default()
-        };
         let d = Data::new(&rows, &[meta("a", 4), meta("b", 2)]);
         assert_eq!(
             (d.cores_of("a [8 mms, 1 slots]"), d.cores_of("b")),
