@@ -56,9 +56,9 @@ pub enum Command {
     /// The main job: every point of a grid, CSV and JSON into results/, plots
     /// and the HTML report into plots/.
     ///
-    /// The CSV is results/sweep-<time>.csv, each row written as its run ends,
-    /// with sweep-<time>.json beside it; latest.csv and latest.json are replaced
-    /// when the sweep completes. Ctrl-C stops after the current run: the rows
+    /// The CSV is `results/sweep-<time>.csv`, each row written as its run ends,
+    /// with `sweep-<time>.json` beside it; `latest.csv` and `latest.json` are
+    /// replaced when the sweep completes. Ctrl-C stops after the current run: the rows
     /// written so far stay (a second Ctrl-C quits at once). Bad values are
     /// refused before any run.
     Sweep(SweepArgs),
