@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use vma_bench::model::counters::freed_here;
 use vma_bench::model::hook::Widen;
-use vma_bench::model::scheme::Scheme;
-use vma_bench::model::scheme::Visit;
+use vma_bench::model::scheme::{Scheme, Visit};
 use vma_bench::schemes::{SchemeId, Twin};
 use vma_bench::{drive, Layout, Limit, RunConfig, RunResult, Skew, Space};
 
