@@ -12,6 +12,8 @@
 //! reclamation at all. Every fault checks its own answer, so every run reports
 //! wrong answers next to throughput.
 //!
+//! [`rcu`] is the interface of the RCU flavours.
+//!
 //! [`VmaLookup`] is the trait the [`driver`], the benchmarks and the tests drive.
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
@@ -27,6 +29,7 @@ pub mod lookup;
 pub mod meta;
 pub mod plot;
 pub mod pool;
+pub mod rcu;
 pub mod report;
 pub mod results;
 pub mod rng;
