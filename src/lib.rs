@@ -12,7 +12,10 @@
 //! reclamation at all. Every fault checks its own answer, so every run reports
 //! wrong answers next to throughput.
 //!
-//! [`rcu`] is the interface of the RCU flavours.
+//! The kernel objects the schemes allocate come from [`model`]: a model of the
+//! slab allocator (`kmem_cache` with per-CPU sheaves) over a page allocator, so
+//! that every scheme pays the same allocation costs and differs only in how it
+//! frees. [`rcu`] is the interface of the RCU flavours.
 //!
 //! [`VmaLookup`] is the trait the [`driver`], the benchmarks and the tests drive.
 
@@ -27,6 +30,7 @@ pub mod hook;
 pub mod linux;
 pub mod lookup;
 pub mod meta;
+pub mod model;
 pub mod plot;
 pub mod pool;
 pub mod rcu;
