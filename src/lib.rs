@@ -22,6 +22,7 @@ pub mod error;
 pub mod files;
 pub mod model;
 pub mod output;
+pub mod rcu;
 pub mod rng;
 pub mod run;
 pub mod schemes;

@@ -1,4 +1,4 @@
-//! The atomics the protocol is written against.
+//! The atomics and the lock the protocol and the model are written against.
 //!
 //! Normally these are `std`'s. Built with `RUSTFLAGS="--cfg vma_bench_loom"` they
 //! are loom's, so the loom models can explore every interleaving and weak-memory
@@ -10,6 +10,16 @@ pub use std::sync::atomic;
 
 #[cfg(vma_bench_loom)]
 pub use loom::sync::atomic;
+
+/// A blocking lock (the kernel's spinlocks of the slab allocator: `list_lock`,
+/// `barn->lock`); loom's under `--cfg vma_bench_loom`.
+#[cfg(not(vma_bench_loom))]
+pub use std::sync::{Mutex, MutexGuard};
+
+/// A blocking lock (the kernel's spinlocks of the slab allocator: `list_lock`,
+/// `barn->lock`); loom's under `--cfg vma_bench_loom`.
+#[cfg(vma_bench_loom)]
+pub use loom::sync::{Mutex, MutexGuard};
 
 /// Waits politely for another thread to make progress (a writer draining readers).
 #[inline]

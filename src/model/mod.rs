@@ -17,6 +17,8 @@ pub mod counters;
 pub mod hook;
 pub mod lookup;
 pub mod mm;
+pub mod page;
 pub mod pool;
 pub mod scheme;
+pub mod slab;
 pub mod vma;
