@@ -1,5 +1,10 @@
 //! Records what built the binary, for the metadata a sweep writes beside its CSV:
 //! the git commit (with `-dirty` if the work tree had changes) and `rustc --version`.
+//!
+//! Also looks for liburcu (userspace RCU: its memb and QSBR flavours). When both
+//! are found it links them and sets `cfg(vma_bench_urcu)`, which builds the urcu
+//! RCU flavours; otherwise they are compiled out. `VMA_BENCH_NO_URCU=1` builds
+//! without them even where liburcu is installed.
 
 use std::process::Command;
 
@@ -34,6 +39,9 @@ fn main() {
             c
         }
     });
+    if std::env::var_os("VMA_BENCH_NO_URCU").is_none() && find_urcu() {
+        println!("cargo:rustc-cfg=vma_bench_urcu");
+    }
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let version = run(&rustc, &["--version"]);
     println!(
@@ -44,4 +52,47 @@ fn main() {
         "cargo:rustc-env=VMA_BENCH_RUSTC={}",
         version.unwrap_or_else(|| "unknown".into())
     );
+}
+
+/// The liburcu libraries the urcu flavours call: the two flavours and the
+/// call_rcu / queue code they share.
+const URCU_LIBS: [&str; 3] = ["urcu-memb", "urcu-qsbr", "urcu-common"];
+
+/// Finds liburcu and prints its link flags: through pkg-config (`liburcu-memb`,
+/// `liburcu-qsbr`), else by looking for the shared libraries in the usual
+/// library directories. Linux only (the memb flavour needs `membarrier`).
+fn find_urcu() -> bool {
+    println!("cargo:rerun-if-env-changed=VMA_BENCH_NO_URCU");
+    println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        return false;
+    }
+    if let Some(libs) = run("pkg-config", &["--libs", "liburcu-memb", "liburcu-qsbr"]) {
+        for flag in libs.split_whitespace() {
+            if let Some(dir) = flag.strip_prefix("-L") {
+                println!("cargo:rustc-link-search=native={dir}");
+            } else if let Some(lib) = flag.strip_prefix("-l") {
+                println!("cargo:rustc-link-lib=dylib={lib}");
+            }
+        }
+        return true;
+    }
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let multiarch = format!("/usr/lib/{arch}-linux-gnu");
+    let dirs = ["/usr/local/lib", &multiarch, "/usr/lib64", "/usr/lib"];
+    let has_all = |dir: &str| {
+        URCU_LIBS.iter().all(|lib| {
+            std::path::Path::new(dir)
+                .join(format!("lib{lib}.so"))
+                .exists()
+        })
+    };
+    let Some(dir) = dirs.into_iter().find(|dir| has_all(dir)) else {
+        return false;
+    };
+    println!("cargo:rustc-link-search=native={dir}");
+    for lib in URCU_LIBS {
+        println!("cargo:rustc-link-lib=dylib={lib}");
+    }
+    true
 }
