@@ -27,6 +27,7 @@ pub mod lookup;
 pub mod meta;
 pub mod plot;
 pub mod pool;
+pub mod rcu;
 pub mod report;
 pub mod results;
 pub mod rng;

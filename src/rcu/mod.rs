@@ -10,9 +10,38 @@
 //! An object handed to [`Rcu::call_rcu`] is a [`Deferrable`]: it lends an
 //! [`RcuHead`] (liburcu's `struct rcu_head` layout) for the wait and says what
 //! its callback does.
+//!
+//! The flavours wrap libraries with their own synchronisation, so nothing here
+//! is model-checked with loom. The urcu flavours are built where `build.rs`
+//! finds liburcu (`cfg(vma_bench_urcu)`); [`urcu_missing`] says otherwise.
 
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
+
+pub mod epoch;
+pub mod seize;
+#[cfg(vma_bench_urcu)]
+pub mod urcu;
+#[cfg(vma_bench_urcu)]
+mod urcu_sys;
+
+#[cfg(test)]
+mod tests;
+
+pub use self::epoch::Epoch;
+pub use self::seize::Seize;
+#[cfg(vma_bench_urcu)]
+pub use self::urcu::{UrcuMemb, UrcuQsbr};
+
+/// `None` when the urcu flavours ([`UrcuMemb`], [`UrcuQsbr`]) are built in;
+/// otherwise a one-line note naming what to install.
+pub fn urcu_missing() -> Option<&'static str> {
+    if cfg!(vma_bench_urcu) {
+        None
+    } else {
+        Some("the urcu flavours are not built: install liburcu-dev (apt-get install liburcu-dev) and rebuild")
+    }
+}
 
 /// `struct rcu_head`: two words an object lends to `call_rcu` while it waits
 /// for its grace period (liburcu's layout: the queue link, then the callback).
@@ -60,7 +89,8 @@ unsafe impl Send for RcuHead {}
 ///
 /// Implementors promise: [`head`](Deferrable::head) returns a field of `self`, and
 /// [`from_head`](Deferrable::from_head) maps that field's address back to `self`
-/// (`container_of`).
+/// (`container_of`); and [`reclaim`](Deferrable::reclaim) may run on any thread
+/// (the object is sent to the thread that runs callbacks, as if `Self: Send`).
 pub unsafe trait Deferrable: Sized + 'static {
     /// The head this object lends to `call_rcu`.
     fn head(&self) -> &RcuHead;
@@ -151,6 +181,7 @@ pub unsafe trait Rcu: Send + Sync + Sized + 'static {
     /// `call_rcu(&obj->head, callback)`: reclaim `obj` after a grace period.
     ///
     /// # Safety
-    /// The caller's promise 1 above.
+    /// The caller's promise 1 above; and `obj` is live and stays valid until its
+    /// callback runs.
     unsafe fn call_rcu<'a, T: Deferrable>(&'a self, t: &mut Self::Thread<'a>, obj: NonNull<T>);
 }
