@@ -39,8 +39,19 @@ fn main() {
             c
         }
     });
-    if std::env::var_os("VMA_BENCH_NO_URCU").is_none() && find_urcu() {
-        println!("cargo:rustc-cfg=vma_bench_urcu");
+    println!("cargo:rerun-if-env-changed=VMA_BENCH_NO_URCU");
+    if std::env::var_os("VMA_BENCH_NO_URCU").is_none() {
+        if find_urcu() {
+            println!("cargo:rustc-cfg=vma_bench_urcu");
+        } else {
+            // Nothing is watched for a library that may appear later (a missing
+            // path would rerun this script on every build): the next source
+            // change or commit looks again, or `touch build.rs`.
+            println!(
+                "cargo:warning=liburcu not found: the urcu RCU flavours are compiled out \
+                 (scripts/setup installs liburcu-dev; then touch build.rs)"
+            );
+        }
     }
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let version = run(&rustc, &["--version"]);
@@ -62,7 +73,6 @@ const URCU_LIBS: [&str; 3] = ["urcu-memb", "urcu-qsbr", "urcu-common"];
 /// `liburcu-qsbr`), else by looking for the shared libraries in the usual
 /// library directories. Linux only (the memb flavour needs `membarrier`).
 fn find_urcu() -> bool {
-    println!("cargo:rerun-if-env-changed=VMA_BENCH_NO_URCU");
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
         return false;

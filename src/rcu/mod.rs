@@ -4,7 +4,7 @@
 //! `rcu_read_lock()` in every version, and frees replaced tree nodes (and, before
 //! 6.15, removed VMAs) with `call_rcu()`. A [`Rcu`] is one userspace stand-in for
 //! that RCU: crossbeam-epoch ([`Epoch`]), seize ([`Seize`]), and liburcu's memb and
-//! QSBR flavours ([`UrcuMemb`], [`UrcuQsbr`]) where liburcu is installed.
+//! QSBR flavours (`UrcuMemb`, `UrcuQsbr`) where liburcu is installed.
 //!
 //! This is the lowest layer of the model: it knows nothing of VMAs or caches.
 //! An object handed to [`Rcu::call_rcu`] is a [`Deferrable`]: it lends an
@@ -33,7 +33,7 @@ pub use self::seize::Seize;
 #[cfg(vma_bench_urcu)]
 pub use self::urcu::{UrcuMemb, UrcuQsbr};
 
-/// `None` when the urcu flavours ([`UrcuMemb`], [`UrcuQsbr`]) are built in;
+/// `None` when the urcu flavours (`UrcuMemb`, `UrcuQsbr`) are built in;
 /// otherwise a one-line note naming what to install.
 pub fn urcu_missing() -> Option<&'static str> {
     if cfg!(vma_bench_urcu) {
@@ -102,7 +102,9 @@ pub unsafe trait Deferrable: Sized + 'static {
     unsafe fn from_head(head: *mut RcuHead) -> NonNull<Self>;
 
     /// The callback: run once, after a grace period, on whichever thread the
-    /// flavour runs callbacks (a worker, or liburcu's call_rcu thread).
+    /// flavour runs callbacks (a worker, or liburcu's call_rcu thread). It
+    /// should not panic: under liburcu a panic aborts the process (it cannot
+    /// unwind into C).
     ///
     /// # Safety
     /// `this` was queued by exactly one `call_rcu`, and no reader that could have

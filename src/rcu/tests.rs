@@ -338,6 +338,12 @@ fn rcu_costs() {
         // Relaxed: after the drop, which orders every callback.
         assert_eq!(tally.load(Ordering::Relaxed), CALLS);
     }
+    let start = Instant::now();
+    for i in 0..10_000_000u32 {
+        std::hint::black_box(i);
+    }
+    let empty = start.elapsed().as_nanos() as f64 / 1e7;
+    println!("empty loop {empty:5.2} ns per iteration");
     measure::<Epoch>();
     measure::<Seize>();
     #[cfg(vma_bench_urcu)]

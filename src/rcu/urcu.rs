@@ -1,5 +1,5 @@
 //! `UrcuMemb` and `UrcuQsbr`: liburcu's memb and QSBR flavours, a safe facade
-//! over [`urcu_sys`](super::urcu_sys).
+//! over the raw calls in `urcu_sys`.
 //!
 //! * **memb** models a preemptible kernel's `rcu_read_lock()`: the read side
 //!   increments and decrements a per-thread nesting counter (no fence), and the
