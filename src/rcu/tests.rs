@@ -162,9 +162,9 @@ fn grace_period<R: Rcu>(nested: bool) {
             }
             registered.wait();
             let r = rcu.read_lock(&mut t);
-            // Acquire: pairs with nothing newer than the spawn (the slot was
-            // filled before), kept for the shape of a real reader.
-            let p = slot.load(Ordering::Acquire);
+            // Relaxed: the slot was filled before this thread was spawned,
+            // which orders it; the writer empties it only after `entered`.
+            let p = slot.load(Ordering::Relaxed);
             // Release: pairs with the writer's Acquire in `wait_for`, so the
             // writer unpublishes only after this load.
             entered.store(true, Ordering::Release);

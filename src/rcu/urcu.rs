@@ -25,9 +25,10 @@
 //! * liburcu refuses to register a thread twice, so registrations are counted
 //!   per thread and flavour: the first registers with liburcu, the last handle
 //!   dropped unregisters. A thread that exits with a leaked handle is
-//!   unregistered at its exit. These flavours must be liburcu's only users in
-//!   the process, and a callback must not register (liburcu's call_rcu thread
-//!   is registered already).
+//!   unregistered at its exit (until then, under QSBR, it stalls grace
+//!   periods). These flavours must be liburcu's only users in the process,
+//!   and a callback must not register (liburcu's call_rcu thread is
+//!   registered already).
 //! * Dropping the last registration of a thread inside one of its read
 //!   sections panics: the section would lose its protection.
 //! * Dropping an instance inside a read section of the same flavour aborts
