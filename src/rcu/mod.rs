@@ -33,6 +33,18 @@ pub use self::seize::Seize;
 #[cfg(vma_bench_urcu)]
 pub use self::urcu::{UrcuMemb, UrcuQsbr};
 
+/// How liburcu is linked, for a run's metadata: `Some("static")` (its static
+/// archives, the fast read side), `Some("shared")` (its shared libraries, where
+/// no archives are installed: the memb read side costs about 3x more), or
+/// `None` when the urcu flavours are not built. `build.rs` explains the choice.
+pub fn urcu_linkage() -> Option<&'static str> {
+    if cfg!(vma_bench_urcu) {
+        option_env!("VMA_BENCH_URCU_LINK")
+    } else {
+        None
+    }
+}
+
 /// `None` when the urcu flavours (`UrcuMemb`, `UrcuQsbr`) are built in;
 /// otherwise a one-line note naming what to install.
 pub fn urcu_missing() -> Option<&'static str> {

@@ -286,6 +286,26 @@ fn urcu_qsbr_registration_counts() {
     registration_counts::<UrcuQsbr>();
 }
 
+/// The process maps liburcu's shared libraries exactly when `build.rs` says it
+/// linked them, both flavours' then: never a static and a shared copy together
+/// (two registries of readers). (`liburcu-common` is left out: the linker drops
+/// it as a shared library when nothing calls into it.)
+#[cfg(vma_bench_urcu)]
+#[test]
+fn urcu_linkage_matches_the_mapped_libraries() {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("/proc/self/maps");
+    let mapped = |lib: &str| {
+        let name = format!("/lib{lib}.so");
+        maps.lines().any(|line| line.contains(&name))
+    };
+    let shared = [mapped("urcu-memb"), mapped("urcu-qsbr")];
+    match urcu_linkage() {
+        Some("static") => assert_eq!(shared, [false; 2], "static build maps liburcu"),
+        Some("shared") => assert_eq!(shared, [true; 2], "shared build misses liburcu"),
+        other => panic!("urcu built, linkage {other:?}"),
+    }
+}
+
 #[cfg(not(vma_bench_urcu))]
 #[test]
 fn urcu_missing_names_the_package() {

@@ -12,7 +12,34 @@
 //! The functions are the library's exported symbols (the header's inline forms
 //! are not callable from Rust): `urcu_memb_*` from `liburcu-memb`, `urcu_qsbr_*`
 //! from `liburcu-qsbr`, both using the call_rcu machinery in `liburcu-common`.
-//! `build.rs` links them.
+//! `build.rs` links them, from the static archives where they are installed
+//! (`super::urcu_linkage` says which).
+//!
+//! # What a read section costs, and why the archives
+//!
+//! The memb read side is two calls per section, `urcu_memb_read_lock()` and
+//! `urcu_memb_read_unlock()`; QSBR's is none (see `super::urcu`). What a call
+//! costs depends on how liburcu is linked, because each one touches the
+//! thread's reader state, a C thread-local (ns per read_lock + read_unlock, one
+//! thread, x86-64, `rcu_costs` and the same loop in C):
+//!
+//! | memb read side                                        | ns   |
+//! |-------------------------------------------------------|------|
+//! | shared library (PLT call, `__tls_get_addr` inside)    | 10   |
+//! | static archive (direct call, local-exec TLS)          | 3    |
+//! | C shim over the header-inline form (initial-exec TLS) | 3    |
+//! | C calling the static archive's functions              | 3    |
+//! | C with the header-inline form, no call                | 1    |
+//!
+//! A shared object must find its thread-locals through `__tls_get_addr`; the
+//! archives' objects are linked into the executable and use its static TLS
+//! block directly. A shim compiled with the `cc` crate around
+//! `#define _LGPL_SOURCE` + `<urcu/urcu-memb.h>` reaches the state as cheaply,
+//! but it is still two calls out of Rust, and those calls are the remaining
+//! 2 ns: so the archives, with no shim, no C compiler and no headers at build
+//! time. Only inlining would close the rest (a Rust copy of liburcu's read
+//! side, or cross-language LTO), and the crate does neither: the flavour is
+//! liburcu's own code.
 
 use std::mem::{align_of, offset_of, size_of};
 use std::ptr::NonNull;
