@@ -150,7 +150,8 @@ impl Default for RcuSettings {
 /// 1. An object passed to [`call_rcu`](Rcu::call_rcu) is reclaimed (its
 ///    [`Deferrable::reclaim`] run) once, and only after every read section
 ///    ([`read_lock`](Rcu::read_lock) to [`read_unlock`](Rcu::read_unlock)) that
-///    began before the call has ended.
+///    began before the call has ended, of every thread that keeps callers'
+///    promise 3 while the section is open.
 /// 2. When the flavour is dropped, every callback queued through it has run.
 ///
 /// Callers promise:
@@ -158,6 +159,15 @@ impl Default for RcuSettings {
 ///    read sections that begin later.
 /// 2. A [`Thread`](Rcu::Thread) is used only on the thread that made it, and
 ///    `read_lock` / `call_rcu` only through it.
+/// 3. While a thread is inside a read section it does not call
+///    [`quiescent`](Rcu::quiescent), drop its last `Thread` of the flavour, or
+///    drop an instance of the flavour: the kernel's rule that a
+///    non-preemptible kernel does not schedule inside `rcu_read_lock()`. Code
+///    that relies on a section (an unsafe dereference of a pointer loaded in
+///    it) relies on this too. A flavour may check it, and the urcu flavours
+///    do where it is free; urcu-qsbr checks only in debug builds, because the
+///    check would be its read side's whole cost, as the kernel checks only
+///    under `CONFIG_PROVE_RCU`.
 pub unsafe trait Rcu: Send + Sync + Sized + 'static {
     /// The flavour's name (`--rcu`, the CSV's `rcu` column).
     const NAME: &'static str;

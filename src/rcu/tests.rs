@@ -306,6 +306,81 @@ fn urcu_linkage_matches_the_mapped_libraries() {
     }
 }
 
+/// Runs `f` on a fresh thread, and returns its panic message (`None` if it
+/// returned).
+#[cfg(vma_bench_urcu)]
+fn panic_message(f: impl FnOnce() + Send) -> Option<String> {
+    thread::scope(|s| s.spawn(f).join()).err().map(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|m| m.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default()
+    })
+}
+
+/// The last registration of a thread dropped inside one of its read sections
+/// panics (callers' promise 3), where the flavour can tell: memb always, QSBR
+/// in debug builds. The section is then closed and the thread unregistered at
+/// its exit.
+#[cfg(vma_bench_urcu)]
+fn unregister_inside_a_section_panics<R: Rcu>() {
+    let rcu = R::new(&RcuSettings::default());
+    let message = panic_message(|| {
+        let mut t = rcu.register();
+        let r = rcu.read_lock(&mut t);
+        drop(t);
+        drop(r);
+    });
+    assert_eq!(
+        message.as_deref(),
+        Some("the last urcu registration of a thread dropped inside a read section")
+    );
+}
+
+#[cfg(vma_bench_urcu)]
+#[test]
+fn urcu_memb_unregister_inside_a_section_panics() {
+    unregister_inside_a_section_panics::<UrcuMemb>();
+}
+
+/// Debug builds only: a release build keeps QSBR's read side empty and does
+/// not check (see `urcu`'s module doc).
+#[cfg(all(vma_bench_urcu, debug_assertions))]
+#[test]
+fn urcu_qsbr_unregister_inside_a_section_panics() {
+    unregister_inside_a_section_panics::<UrcuQsbr>();
+}
+
+/// Debug builds only, as above: a quiescent state reported inside a QSBR
+/// read section panics before liburcu hears of it, and a report outside one
+/// (before and after) does not.
+#[cfg(all(vma_bench_urcu, debug_assertions))]
+#[test]
+fn urcu_qsbr_quiescent_inside_a_section_panics() {
+    let rcu = UrcuQsbr::new(&RcuSettings {
+        qsbr_every: 1,
+        ..RcuSettings::default()
+    });
+    let reached = AtomicU32::new(0);
+    let message = panic_message(|| {
+        let mut t = rcu.register();
+        rcu.quiescent(&mut t);
+        let r = rcu.read_lock(&mut t);
+        // Relaxed (both): read after the join.
+        reached.store(1, Ordering::Relaxed);
+        rcu.quiescent(&mut t);
+        reached.store(2, Ordering::Relaxed);
+        rcu.read_unlock(&mut t, r);
+    });
+    assert_eq!(
+        message.as_deref(),
+        Some("UrcuQsbr::quiescent called inside a read section")
+    );
+    // Relaxed: the join orders the thread's stores.
+    assert_eq!(reached.load(Ordering::Relaxed), 1, "panicked at the report");
+}
+
 #[cfg(not(vma_bench_urcu))]
 #[test]
 fn urcu_missing_names_the_package() {

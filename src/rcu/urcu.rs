@@ -8,11 +8,13 @@
 //!   holds up a grace period.
 //! * **QSBR** models a non-preemptible kernel: `rcu_read_lock()` is empty, and
 //!   a grace period ends when every registered, online thread has reported a
-//!   quiescent state, as a CPU does at a context switch. The flavour reports one
-//!   from [`Rcu::quiescent`] every [`RcuSettings::qsbr_every`] calls: a report
-//!   costs memory barriers, so a worker reports every so many operations, not
-//!   per fault; a larger period makes reading cheaper and grace periods longer
-//!   (more memory waiting to be freed).
+//!   quiescent state, as a CPU does at a context switch. The flavour's read
+//!   side is empty too in release builds (debug builds count sections, below).
+//!   It reports a quiescent state from [`Rcu::quiescent`] every
+//!   [`RcuSettings::qsbr_every`] calls: a report costs memory barriers, so a
+//!   worker reports every so many operations, not per fault; a larger period
+//!   makes reading cheaper and grace periods longer (more memory waiting to be
+//!   freed).
 //!
 //! Callbacks run on liburcu's call_rcu thread, in batches after a grace period.
 //!
@@ -34,19 +36,25 @@
 //!   periods). These flavours must be liburcu's only users in the process,
 //!   and a callback must not register (liburcu's call_rcu thread is
 //!   registered already).
-//! * Dropping the last registration of a thread inside one of its read
-//!   sections panics: the section would lose its protection.
-//! * Dropping an instance inside a read section of the same flavour aborts
-//!   the process: the barrier cannot wait there (memb: liburcu would return at
-//!   once; QSBR: the wait would never end), and callbacks left queued may use
-//!   memory that unwinding would free.
 //! * QSBR: a registered thread is online, and an online thread that blocks
 //!   (sleeps, joins, waits for another thread) stalls every grace period until
 //!   it runs again. So it must never wait for anything that waits for a grace
 //!   period or a callback: drop its handle (unregister) first. The barrier is
 //!   never called online: dropping an instance on a registered thread takes
-//!   the thread offline for the wait (it is outside any read section, checked)
-//!   and back online after. [`Rcu::quiescent`] inside a read section panics.
+//!   the thread offline for the wait and back online after.
+//! * Inside a read section a thread must not report a quiescent state, drop
+//!   its last registration, or drop an instance of the flavour (the [`Rcu`]
+//!   callers' promise 3): each would end the section's protection early (and
+//!   an instance's barrier cannot wait there: memb's returns at once, QSBR's
+//!   never would). Where the flavour can tell, dropping the last registration
+//!   panics, dropping an instance aborts the process (callbacks left queued
+//!   may use memory that unwinding would free), and [`Rcu::quiescent`]
+//!   panics. memb can always tell, for free: liburcu keeps its nesting count
+//!   anyway (`urcu_memb_read_ongoing`). liburcu's QSBR keeps none, and one of the
+//!   flavour's own would be the whole cost of its read side (about 2 ns a
+//!   section, where the kernel's costs nothing), so QSBR counts only in debug
+//!   builds, as the kernel checks `rcu_read_lock()` misuse only under
+//!   `CONFIG_PROVE_RCU`. A release build does not catch the breach.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -83,7 +91,9 @@ thread_local! {
     static QSBR_REGISTRATIONS: Registrations = const {
         Registrations { count: Cell::new(0), unregister: qsbr::unregister_thread }
     };
-    /// Open QSBR read sections of this thread (liburcu keeps no such count).
+    /// Open QSBR read sections of this thread (liburcu keeps no such count);
+    /// debug builds only.
+    #[cfg(debug_assertions)]
     static QSBR_READ_DEPTH: Cell<u32> = const { Cell::new(0) };
 }
 
@@ -103,7 +113,7 @@ fn register_once(regs: &'static LocalKey<Registrations>, register: unsafe fn()) 
 }
 
 /// Drop a registration of this thread; unregister on the last, which must not
-/// be inside a read section (`in_read_section`).
+/// be inside a read section (`in_read_section`, where the build can tell).
 fn unregister_once(regs: &'static LocalKey<Registrations>, in_read_section: fn() -> bool) {
     // A destroyed key means thread exit already unregistered the thread.
     let _ = regs.try_with(|r| {
@@ -113,7 +123,8 @@ fn unregister_once(regs: &'static LocalKey<Registrations>, in_read_section: fn()
                 !in_read_section(),
                 "the last urcu registration of a thread dropped inside a read section"
             );
-            // SAFETY: count 1: registered; not inside a read section (checked).
+            // SAFETY: count 1: registered; not inside a read section (checked
+            // where the build can tell; else the callers' promise 3).
             unsafe { (r.unregister)() };
         }
         r.count.set(n - 1);
@@ -133,8 +144,14 @@ fn barrier_impossible(flavour: &str) -> ! {
     std::process::abort()
 }
 
+/// Whether this thread is inside a QSBR read section, as far as the build
+/// knows: debug builds count sections; release builds keep no count and
+/// answer `false` (unchecked: the caller's promise, see the module doc).
 fn qsbr_in_read_section() -> bool {
-    QSBR_READ_DEPTH.with(|d| d.get() > 0)
+    #[cfg(debug_assertions)]
+    return QSBR_READ_DEPTH.with(|d| d.get() > 0);
+    #[cfg(not(debug_assertions))]
+    return false;
 }
 
 /// liburcu's memb flavour (`--rcu urcu-memb`): a counter on the read side,
@@ -238,13 +255,14 @@ impl Drop for QsbrThread<'_> {
     }
 }
 
-/// A QSBR read section: no instructions in liburcu; the flavour counts it so
-/// that a quiescent state is never reported inside it.
+/// A QSBR read section: no instructions, as in liburcu; debug builds count it
+/// to check that no quiescent state is reported inside it.
 #[derive(Debug)]
 pub struct QsbrRead<'a> {
     _rcu: PhantomData<(&'a UrcuQsbr, *const ())>,
 }
 
+#[cfg(debug_assertions)]
 impl Drop for QsbrRead<'_> {
     #[inline]
     fn drop(&mut self) {
@@ -254,9 +272,10 @@ impl Drop for QsbrRead<'_> {
 
 // SAFETY: (1) a QSBR grace period waits until every online registered thread
 // has reported a quiescent state or gone offline; this thread is online while
-// registered (only `drop` below takes it offline, running no read section), and
-// it reports nothing and cannot unregister while a section is open (checked
-// with the read depth). liburcu runs each queued callback once. (2) Dropping the
+// registered (only `drop` below takes it offline), and while a section is open
+// it reports nothing, does not unregister and drops no instance (the callers'
+// promise 3, which promise 1 is conditional on; checked with the read depth in
+// debug builds). liburcu runs each queued callback once. (2) Dropping the
 // instance runs `urcu_qsbr_barrier` on an offline or unregistered thread, which
 // waits for every callback queued so far.
 unsafe impl Rcu for UrcuQsbr {
@@ -280,21 +299,22 @@ unsafe impl Rcu for UrcuQsbr {
 
     #[inline]
     fn read_lock<'a>(&'a self, _t: &mut QsbrThread<'a>) -> QsbrRead<'a> {
+        #[cfg(debug_assertions)]
         QSBR_READ_DEPTH.with(|d| d.set(d.get() + 1));
         QsbrRead { _rcu: PhantomData }
     }
 
     #[inline]
     fn quiescent<'a>(&'a self, t: &mut QsbrThread<'a>) {
-        assert!(
+        debug_assert!(
             !qsbr_in_read_section(),
             "UrcuQsbr::quiescent called inside a read section"
         );
         t.ops += 1;
         if t.ops >= self.every {
             t.ops = 0;
-            // SAFETY: registered and online (the handle), outside any read
-            // section (checked).
+            // SAFETY: registered and online (the handle); outside any read
+            // section (the callers' promise 3, checked in debug builds).
             unsafe { qsbr::quiescent_state() }
         }
     }
@@ -316,7 +336,8 @@ impl Drop for UrcuQsbr {
             if qsbr_in_read_section() {
                 barrier_impossible("UrcuQsbr");
             }
-            // SAFETY: registered and online, outside any read section (checked).
+            // SAFETY: registered and online; outside any read section (checked
+            // in debug builds; the callers' promise 3).
             unsafe { qsbr::thread_offline() };
         }
         // SAFETY: the thread is unregistered or offline (above).
