@@ -85,7 +85,7 @@ extern "C" {
 /// must not unwind into C.
 ///
 /// # Safety
-/// `head` was queued by [`call_rcu`] for a `T`, and its grace period has ended.
+/// `head` was queued by [`queue`] for a `T`, and its grace period has ended.
 unsafe extern "C" fn reclaim_trampoline<T: Deferrable>(head: *mut RcuHead) {
     let reclaim = || {
         // SAFETY: `call_rcu` queued the head of a live `T`, which stays live until
@@ -246,7 +246,7 @@ pub(super) mod qsbr {
     /// `urcu_qsbr_call_rcu(&obj->head, trampoline)`.
     ///
     /// # Safety
-    /// As [`memb::call_rcu`](super::memb::call_rcu), with the thread registered
+    /// As [`super::memb::call_rcu`], with the thread registered
     /// with QSBR and online.
     pub unsafe fn call_rcu<T: Deferrable>(obj: NonNull<T>) {
         // SAFETY: the caller's promise, for QSBR.
