@@ -4,15 +4,56 @@
 //! `rcu_read_lock()` in every version, and frees replaced tree nodes (and, before
 //! 6.15, removed VMAs) with `call_rcu()`. A [`Rcu`] is one userspace stand-in for
 //! that RCU: crossbeam-epoch ([`Epoch`]), seize ([`Seize`]), and liburcu's memb and
-//! QSBR flavours ([`UrcuMemb`], [`UrcuQsbr`]) where liburcu is installed.
+//! QSBR flavours (`UrcuMemb`, `UrcuQsbr`) where liburcu is installed.
 //!
 //! This is the lowest layer of the model: it knows nothing of VMAs or caches.
 //! An object handed to [`Rcu::call_rcu`] is a [`Deferrable`]: it lends an
 //! [`RcuHead`] (liburcu's `struct rcu_head` layout) for the wait and says what
 //! its callback does.
+//!
+//! The flavours wrap libraries with their own synchronisation, so nothing here
+//! is model-checked with loom. The urcu flavours are built where `build.rs`
+//! finds liburcu (`cfg(vma_bench_urcu)`); [`urcu_missing`] says otherwise.
 
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
+
+pub mod epoch;
+pub mod seize;
+#[cfg(vma_bench_urcu)]
+pub mod urcu;
+#[cfg(vma_bench_urcu)]
+mod urcu_sys;
+
+#[cfg(test)]
+mod tests;
+
+pub use self::epoch::Epoch;
+pub use self::seize::Seize;
+#[cfg(vma_bench_urcu)]
+pub use self::urcu::{UrcuMemb, UrcuQsbr};
+
+/// How liburcu is linked, for a run's metadata: `Some("static")` (its static
+/// archives, the fast read side), `Some("shared")` (its shared libraries, where
+/// no archives are installed: the memb read side costs about 3x more), or
+/// `None` when the urcu flavours are not built. `build.rs` explains the choice.
+pub fn urcu_linkage() -> Option<&'static str> {
+    if cfg!(vma_bench_urcu) {
+        option_env!("VMA_BENCH_URCU_LINK")
+    } else {
+        None
+    }
+}
+
+/// `None` when the urcu flavours (`UrcuMemb`, `UrcuQsbr`) are built in;
+/// otherwise a one-line note naming what to install.
+pub fn urcu_missing() -> Option<&'static str> {
+    if cfg!(vma_bench_urcu) {
+        None
+    } else {
+        Some("the urcu flavours are not built: install liburcu-dev (apt-get install liburcu-dev) and rebuild")
+    }
+}
 
 /// `struct rcu_head`: two words an object lends to `call_rcu` while it waits
 /// for its grace period (liburcu's layout: the queue link, then the callback).
@@ -60,7 +101,8 @@ unsafe impl Send for RcuHead {}
 ///
 /// Implementors promise: [`head`](Deferrable::head) returns a field of `self`, and
 /// [`from_head`](Deferrable::from_head) maps that field's address back to `self`
-/// (`container_of`).
+/// (`container_of`); and [`reclaim`](Deferrable::reclaim) may run on any thread
+/// (the object is sent to the thread that runs callbacks, as if `Self: Send`).
 pub unsafe trait Deferrable: Sized + 'static {
     /// The head this object lends to `call_rcu`.
     fn head(&self) -> &RcuHead;
@@ -72,7 +114,9 @@ pub unsafe trait Deferrable: Sized + 'static {
     unsafe fn from_head(head: *mut RcuHead) -> NonNull<Self>;
 
     /// The callback: run once, after a grace period, on whichever thread the
-    /// flavour runs callbacks (a worker, or liburcu's call_rcu thread).
+    /// flavour runs callbacks (a worker, or liburcu's call_rcu thread). It
+    /// should not panic: under liburcu a panic aborts the process (it cannot
+    /// unwind into C).
     ///
     /// # Safety
     /// `this` was queued by exactly one `call_rcu`, and no reader that could have
@@ -106,7 +150,8 @@ impl Default for RcuSettings {
 /// 1. An object passed to [`call_rcu`](Rcu::call_rcu) is reclaimed (its
 ///    [`Deferrable::reclaim`] run) once, and only after every read section
 ///    ([`read_lock`](Rcu::read_lock) to [`read_unlock`](Rcu::read_unlock)) that
-///    began before the call has ended.
+///    began before the call has ended, of every thread that keeps callers'
+///    promise 3 while the section is open.
 /// 2. When the flavour is dropped, every callback queued through it has run.
 ///
 /// Callers promise:
@@ -114,6 +159,15 @@ impl Default for RcuSettings {
 ///    read sections that begin later.
 /// 2. A [`Thread`](Rcu::Thread) is used only on the thread that made it, and
 ///    `read_lock` / `call_rcu` only through it.
+/// 3. While a thread is inside a read section it does not call
+///    [`quiescent`](Rcu::quiescent), drop its last `Thread` of the flavour, or
+///    drop an instance of the flavour: the kernel's rule that a
+///    non-preemptible kernel does not schedule inside `rcu_read_lock()`. Code
+///    that relies on a section (an unsafe dereference of a pointer loaded in
+///    it) relies on this too. A flavour may check it, and the urcu flavours
+///    do where it is free; urcu-qsbr checks only in debug builds, because the
+///    check would be its read side's whole cost, as the kernel checks only
+///    under `CONFIG_PROVE_RCU`.
 pub unsafe trait Rcu: Send + Sync + Sized + 'static {
     /// The flavour's name (`--rcu`, the CSV's `rcu` column).
     const NAME: &'static str;
@@ -151,6 +205,7 @@ pub unsafe trait Rcu: Send + Sync + Sized + 'static {
     /// `call_rcu(&obj->head, callback)`: reclaim `obj` after a grace period.
     ///
     /// # Safety
-    /// The caller's promise 1 above.
+    /// The caller's promise 1 above; and `obj` is live and stays valid until its
+    /// callback runs.
     unsafe fn call_rcu<'a, T: Deferrable>(&'a self, t: &mut Self::Thread<'a>, obj: NonNull<T>);
 }
