@@ -7,14 +7,17 @@
 //! kernel (`linux`). Ids are `scheme/threads=T`; throughput is in operations
 //! (faults, or replacements in the mmap group) per second.
 //!
-//! The last group, `free_calls_per_unmap`, puts the figure the typesafe patch is
-//! about into criterion's report: each id carries the scheme's deferred-free calls
-//! per removed mapping, next to the time of that workload (see [`free_calls`]).
+//! The last group, `free_calls_per_unmap`, times the workload the typesafe patch's
+//! figure is about; the deferred calls per removed mapping, by kind, are printed
+//! beside criterion's output (ids stay the same from run to run, so
+//! `--baseline` comparisons work; see [`free_calls`]).
 
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use vma_bench::{run_spec, Layout, Limit, RunConfig, RunSpec, SchemeId, Skew};
+use vma_bench::rcu::RcuSettings;
+use vma_bench::schemes::SchemeId;
+use vma_bench::{run_spec, ChurnKind, FaultWork, Layout, Limit, RunConfig, RunSpec, Skew};
 
 fn threads() -> Vec<usize> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -31,6 +34,7 @@ fn spec(scheme: SchemeId, threads: usize, churn_pct: f64, limit: Limit) -> RunSp
         config: RunConfig {
             threads,
             churn_pct,
+            churn_kind: ChurnKind::Replace,
             exits_pct: 0.0,
             limit,
             warmup: Duration::ZERO,
@@ -42,6 +46,12 @@ fn spec(scheme: SchemeId, threads: usize, churn_pct: f64, limit: Limit) -> RunSp
             mms: scheme.mms(2),
             slots: 64,
         },
+        work: if scheme.is_kernel() {
+            FaultWork::Page
+        } else {
+            FaultWork::Light
+        },
+        settings: RcuSettings::default(),
         widen: 0,
     }
 }
@@ -55,6 +65,15 @@ fn measure(spec: &RunSpec) -> vma_bench::run::spec::Measured {
     })
 }
 
+/// The default sweep's schemes, those over RCU over the most kernel-like flavour.
+fn schemes() -> Vec<SchemeId> {
+    vma_bench::run::sweep::default_schemes()
+        .0
+        .into_iter()
+        .map(SchemeId::kernel_like)
+        .collect()
+}
+
 fn group(c: &mut Criterion, name: &str, churn_pct: f64) {
     let mut g = c.benchmark_group(name);
     g.sample_size(10)
@@ -63,8 +82,8 @@ fn group(c: &mut Criterion, name: &str, churn_pct: f64) {
     for t in threads() {
         // Every iteration is one operation on each of `t` threads.
         g.throughput(Throughput::Elements(t as u64));
-        for scheme in vma_bench::run::sweep::default_schemes().0 {
-            let id = BenchmarkId::new(scheme.name(), format!("threads={t}"));
+        for scheme in schemes() {
+            let id = BenchmarkId::new(scheme.label(), format!("threads={t}"));
             g.bench_function(id, |b| {
                 b.iter_custom(|iters| {
                     measure(&spec(scheme, t, churn_pct, Limit::ops_per_thread(iters)))
@@ -84,28 +103,32 @@ fn timed(c: &mut Criterion) {
     group(c, "mmap_munmap", 100.0);
 }
 
-/// Free calls per unmap at 10% churn on 2 threads, for every correct model (the
-/// real kernel's free path is not visible from user space). Criterion refuses a
-/// measurement of zero, and zero is the answer for three schemes, so the figure
-/// is not criterion's measured value: a calibration run of the same workload
-/// measures it, and the benchmark id carries it (`free_calls_per_unmap=1.00`)
-/// next to the time criterion measures for that workload. The count is exact, not
-/// timing-dependent: every unmap of a deferring scheme makes one free call.
+/// The workload of the free-call figure (10% churn on 2 threads) for every
+/// model. Criterion refuses a measurement of zero, and zero is the answer for
+/// several schemes and kinds, so the counts are not criterion's measured values:
+/// a calibration run of the same workload counts them, and they are printed
+/// beside criterion's output (`vma_call_rcu/unmap=1.00 ...`); the benchmark ids
+/// stay the same from run to run.
 fn free_calls(c: &mut Criterion) {
     let mut g = c.benchmark_group("free_calls_per_unmap");
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1))
         .throughput(Throughput::Elements(2));
-    for scheme in SchemeId::correct() {
+    for scheme in schemes().into_iter().filter(|s| !s.is_kernel()) {
         let t = measure(&spec(scheme, 2, 10.0, Limit::ops_per_thread(100_000)))
             .result
             .totals;
-        let per = t.free_calls as f64 / t.unmaps.max(1) as f64;
-        let id = BenchmarkId::new(
-            scheme.name(),
-            format!("threads=2,churn=10%,free_calls_per_unmap={per:.2}"),
+        let per = |n: u64| n as f64 / t.unmaps.max(1) as f64;
+        eprintln!(
+            "free_calls_per_unmap/{}/threads=2: vma_call_rcu/unmap={:.2} \
+             node_call_rcu/unmap={:.2} slab_call_rcu/unmap={:.4}",
+            scheme.label(),
+            per(t.vma_call_rcu),
+            per(t.node_call_rcu),
+            per(t.slab_call_rcu)
         );
+        let id = BenchmarkId::new(scheme.label(), "threads=2,churn=10%");
         g.bench_function(id, |b| {
             b.iter_custom(|iters| {
                 measure(&spec(scheme, 2, 10.0, Limit::ops_per_thread(iters)))

@@ -29,9 +29,10 @@ pub mod schemes;
 pub mod sync;
 
 pub use model::lookup::VmaLookup;
-pub use model::mm::{Layout, MapKind, Space};
+pub use model::mm::{Layout, MapKind};
 pub use model::scheme::Scheme;
+pub use model::space::{FaultWork, Space};
 pub use output::row::Row;
-pub use run::driver::{drive, Limit, RunConfig, RunResult, Skew};
+pub use run::driver::{drive, ChurnKind, Limit, RunConfig, RunResult, Skew};
 pub use run::spec::{run_row, run_spec, RunSpec};
 pub use schemes::SchemeId;

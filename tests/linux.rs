@@ -42,6 +42,7 @@ fn config(threads: usize, churn_pct: f64, skew: Skew, limit: Limit) -> RunConfig
     RunConfig {
         threads,
         churn_pct,
+        churn_kind: vma_bench::ChurnKind::Replace,
         exits_pct: 0.0,
         limit,
         warmup: Duration::ZERO,
@@ -192,7 +193,7 @@ fn each_slot_is_its_own_vma_before_and_after_replacement() {
     let _g = serial();
     let slots = 4;
     let scheme = Linux::new(layout(slots)).expect("the linux scheme on Linux");
-    assert_eq!(scheme.name(), "linux");
+    assert_eq!(scheme.label(), "linux");
     assert_eq!(scheme.layout(), layout(slots));
     assert_regions_are_vmas(&scheme, slots);
     let c = Counters::default();
@@ -304,7 +305,7 @@ fn measure() {
 fn a_linux_row_proves_its_faults_and_leaves_the_invisible_empty() {
     let _g = serial();
     let spec = vma_bench::RunSpec {
-        scheme: vma_bench::SchemeId::Linux,
+        scheme: vma_bench::SchemeId::kernel_like(vma_bench::schemes::Policy::Linux),
         config: RunConfig {
             warmup: Duration::from_millis(20),
             ..config(
@@ -315,6 +316,8 @@ fn a_linux_row_proves_its_faults_and_leaves_the_invisible_empty() {
             )
         },
         layout: layout(8),
+        work: vma_bench::FaultWork::Page,
+        settings: Default::default(),
         widen: 0,
     };
     let row = vma_bench::run_row(&spec).expect("linux runs on Linux");
@@ -328,13 +331,19 @@ fn a_linux_row_proves_its_faults_and_leaves_the_invisible_empty() {
     );
     assert!(kernel <= row.faults + row.faults / 100 + SLACK, "{row:?}");
     assert_eq!(
-        (row.lock_success, row.free_calls, row.freed, row.reused),
+        (
+            row.lock_success,
+            row.vma_call_rcu,
+            row.vma_freed_now,
+            row.reused
+        ),
         (None, None, None, None)
     );
     assert_eq!(
-        (row.peak_unreclaimed, row.free_calls_per_unmap),
+        (row.peak_waiting_bytes, row.vma_call_rcu_per_unmap),
         (None, None)
     );
+    assert!(row.valid && row.joined == 2, "{row:?}");
     // Slab counts come in pairs: both where the cache is readable, else neither.
     assert_eq!(
         row.slab_objects_before.is_some(),

@@ -47,10 +47,58 @@ use std::time::{Duration, Instant};
 
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
-use vma_bench::model::boxed::SendPtr;
 use vma_bench::model::hook::{Hook, Point};
-use vma_bench::model::pool::Pool;
 use vma_bench::model::vma::{AbortReason, Mistake, StartRead, Vma};
+
+/// A VMA pointer that may cross threads (`Vma` is `Sync`: every field atomic).
+#[derive(Copy, Clone)]
+struct SendPtr(NonNull<Vma>);
+
+// SAFETY: the pointee is `Sync`; what it may be used for is the models' own
+// contract (the pool keeps it a `Vma` until the world drops).
+unsafe impl Send for SendPtr {}
+
+/// A type-stable pool, the models' SLAB_TYPESAFE_BY_RCU cache: a freed object is
+/// handed out again at once and stays a `Vma` until the pool drops. (A model
+/// runs its threads one at a time and never switches inside these short
+/// critical sections, so a std mutex is enough.)
+#[derive(Default)]
+struct Pool {
+    free: std::sync::Mutex<Vec<SendPtr>>,
+    all: std::sync::Mutex<Vec<SendPtr>>,
+}
+
+/// A thread's handle on the pool (the crate's caches have per-CPU sheaves; a
+/// model needs none).
+struct Cache;
+
+impl Pool {
+    fn cache(&self) -> Cache {
+        Cache
+    }
+
+    fn alloc(&self, _: &mut Cache) -> NonNull<Vma> {
+        if let Some(p) = self.free.lock().unwrap().pop() {
+            return p.0;
+        }
+        let v = NonNull::from(Box::leak(Box::new(Vma::new())));
+        self.all.lock().unwrap().push(SendPtr(v));
+        v
+    }
+
+    fn free(&self, _: &mut Cache, v: NonNull<Vma>) {
+        self.free.lock().unwrap().push(SendPtr(v));
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        for p in self.all.get_mut().unwrap().drain(..) {
+            // SAFETY: leaked by `alloc`, freed once, after every model thread joined.
+            drop(unsafe { Box::from_raw(p.0.as_ptr()) });
+        }
+    }
+}
 
 /// The preemption bound every model runs with: `None` explores every schedule.
 const PREEMPTION_BOUND: Option<usize> = None;
@@ -267,7 +315,7 @@ impl Tally {
 
 /// A VMA from the world's pool, mapped at `RANGE_A` in mm A (generation `GEN_A`),
 /// as `Space::populate` and `commit` make one.
-fn map_first(w: &World, cache: &mut vma_bench::model::pool::Cache<'_>) -> NonNull<Vma> {
+fn map_first(w: &World, cache: &mut Cache) -> NonNull<Vma> {
     let v = w.pool.alloc(cache);
     // SAFETY: pool memory, alive until the world drops; just allocated for us.
     let vma = unsafe { v.as_ref() };

@@ -4,21 +4,26 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use vma_bench::run::sweep::{sweep, Grid, Progress};
-use vma_bench::{Row, SchemeId, Skew};
+use vma_bench::schemes::SchemeId;
+use vma_bench::{Row, Skew};
 
 #[test]
 fn a_tiny_sweep_gives_rows_plots_and_a_report_naming_every_scheme() {
     let dir = std::env::temp_dir().join(format!("vma-bench-report-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let grid = Grid {
-        threads: vec![1, 2],
-        churn: vec![0.0, 10.0],
-        skews: vec![Skew::Uniform, Skew::Hot],
+    let mut grid = Grid {
         reps: 2,
         duration: Duration::from_millis(20),
         warmup: Duration::ZERO,
         ..Grid::default_for(2)
     };
+    grid.studies.truncate(1);
+    let study = &mut grid.studies[0];
+    study.threads = vec![1, 2];
+    study.churn = vec![0.0, 10.0];
+    study.kinds.truncate(1);
+    study.skews = vec![Skew::Uniform, Skew::Hot];
+    let study = grid.studies[0].clone();
     let sink = Progress::Lines(Box::new(std::io::sink()));
     let done = sweep(&grid, &dir, sink, &AtomicBool::new(false)).unwrap();
     let rows: Vec<Row> = csv::Reader::from_path(&done.csv)
@@ -27,15 +32,23 @@ fn a_tiny_sweep_gives_rows_plots_and_a_report_naming_every_scheme() {
         .map(Result::unwrap)
         .collect();
     // A row for every point and repetition, every answer right.
-    let names: Vec<&str> = grid.schemes.iter().map(|s| s.name()).collect();
+    let mut names: Vec<String> = rows.iter().map(Row::label).collect();
+    names.sort();
+    names.dedup();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_eq!(
+        names.len(),
+        study.schemes.len(),
+        "one label per scheme: {names:?}"
+    );
     for s in &names {
-        for t in &grid.threads {
-            for c in &grid.churn {
+        for t in &study.threads {
+            for c in &study.churn {
                 for k in ["uniform", "hot"] {
                     let n = rows
                         .iter()
                         .filter(|r| {
-                            r.scheme == *s && r.threads == *t && r.churn_pct == *c && r.skew == k
+                            r.label() == *s && r.threads == *t && r.churn_pct == *c && r.skew == k
                         })
                         .count();
                     assert_eq!(n, 2, "{s} {t} {c} {k}");
@@ -147,5 +160,5 @@ fn plot_refuses_a_foreign_csv_naming_file_and_line() {
         "nothing written"
     );
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(SchemeId::parse("typesafe").is_some());
+    assert!(SchemeId::parse_label("typesafe/epoch").is_some());
 }

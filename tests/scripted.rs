@@ -7,15 +7,15 @@
 use vma_bench::model::counters::{Counters, Totals};
 use vma_bench::model::hook::Point;
 use vma_bench::model::vma::{AbortReason, Vma};
+use vma_bench::schemes::rcu::{Correct, Variant};
 use vma_bench::schemes::twins::{DupCopiesRefcnt, NoMmCheck};
-use vma_bench::schemes::typesafe::{Correct, Variant};
 use vma_bench::schemes::Typesafe;
 use vma_bench::{Layout, MapKind, Space};
 
-type Ts<V> = Space<Typesafe<V>>;
+type Ts<V> = Space<Typesafe<vma_bench::rcu::Epoch, V>>;
 
 fn space<V: Variant>() -> Ts<V> {
-    Space::new(Typesafe::default(), Layout { mms: 2, slots: 4 })
+    Space::with_defaults(Layout { mms: 2, slots: 4 })
 }
 
 /// Reader in mm 0 at slot 1.

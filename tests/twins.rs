@@ -10,17 +10,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use vma_bench::model::counters::{Counters, Totals};
 use vma_bench::model::hook::Point;
 use vma_bench::model::vma::{Vma, VMA_LOCK_OFFSET};
+use vma_bench::schemes::rcu::{Correct, Variant};
 use vma_bench::schemes::twins::{
     DetachNoWait, FreeAttached, FreeResetsSeq, MmUnpinned, NoAddrCheck, PutOnRetry, SeqOfVmaMm,
 };
-use vma_bench::schemes::typesafe::{Correct, Variant};
 use vma_bench::schemes::Typesafe;
 use vma_bench::{Layout, MapKind, Space};
 
-type Ts<V> = Space<Typesafe<V>>;
+type Ts<V> = Space<Typesafe<vma_bench::rcu::Epoch, V>>;
 
 fn space<V: Variant>() -> Ts<V> {
-    Space::new(Typesafe::default(), Layout { mms: 2, slots: 4 })
+    Space::with_defaults(Layout { mms: 2, slots: 4 })
 }
 
 /// The reader faults in mm 0 at this slot.

@@ -7,12 +7,17 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::cli::values::{count, real, scheme, skew, whole, List, ListOf};
+use crate::cli::values::{
+    churn_kind, count, fault_work, flavour, policy, real, skew, whole, List, ListOf,
+};
 use crate::error::Error;
-use crate::run::driver::{Limit, RunConfig, Skew};
+use crate::model::space::FaultWork;
+use crate::rcu::RcuSettings;
+use crate::run::driver::{ChurnKind, Limit, RunConfig, Skew};
 use crate::run::spec::RunSpec;
 use crate::run::sweep::Grid;
-use crate::run::{kernel, Layout, SchemeId};
+use crate::run::{kernel, Layout};
+use crate::schemes::{Flavour, Policy, SchemeId};
 
 /// The version: the package's, and the commit it was built from.
 const VERSION: &str = concat!(
@@ -52,7 +57,7 @@ pub enum Command {
         all: bool,
     },
     /// Run one point; print one CSV row with its header.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// The main job: every point of a grid, CSV and JSON into results/, plots
     /// and the HTML report into plots/.
     ///
@@ -61,7 +66,7 @@ pub enum Command {
     /// replaced when the sweep completes. Ctrl-C stops after the current run: the rows
     /// written so far stay (a second Ctrl-C quits at once). Bad values are
     /// refused before any run.
-    Sweep(SweepArgs),
+    Sweep(Box<SweepArgs>),
     /// Redraw plots and report from saved CSVs (files of several machines
     /// merge, told apart by their host column).
     Plot(PlotArgs),
@@ -75,17 +80,27 @@ pub enum Command {
 /// `vma-bench run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// A name from `vma-bench schemes --all`.
-    #[arg(long, value_name = "S", value_parser = scheme(), hide_possible_values = true)]
-    pub scheme: SchemeId,
+    /// A free policy from `vma-bench schemes --all` (rwlock, deferred,
+    /// typesafe, hazard, leak, linux, or a broken twin).
+    #[arg(long, value_name = "S", value_parser = policy(), hide_possible_values = true)]
+    pub scheme: Policy,
+    /// The RCU flavour of a policy that reads under RCU (deferred, typesafe and
+    /// its twins): epoch, seize, urcu-memb or urcu-qsbr [default: urcu-qsbr
+    /// where liburcu is built in, else epoch].
+    #[arg(long, value_name = "F", value_parser = flavour())]
+    pub rcu: Option<Flavour>,
     /// Worker threads.
     #[arg(long, value_name = "N", default_value_t = cores(), value_parser = count(1, 1024),
           allow_negative_numbers = true)]
     pub threads: usize,
-    /// Percent of operations that replace a mapping, 0..=100.
+    /// Percent of operations that change a mapping, 0..=100.
     #[arg(long, value_name = "PCT", default_value_t = 0.0, value_parser = real(0.0, 100.0),
           allow_negative_numbers = true)]
     pub churn: f64,
+    /// How churn changes a mapping: replace (mmap MAP_FIXED over it) or
+    /// unmap-map (munmap, then mmap).
+    #[arg(long, value_name = "KIND", default_value = "replace", value_parser = churn_kind())]
+    pub churn_kind: ChurnKind,
     /// Percent of operations that are a process exit (its mm and VMAs freed)
     /// and a new mm in its place, 0..=100 (models only).
     #[arg(long, value_name = "PCT", default_value_t = 0.0, value_parser = real(0.0, 100.0),
@@ -114,9 +129,23 @@ pub struct RunArgs {
     #[arg(long, value_name = "K", default_value_t = 64, value_parser = count(1, 1 << 16),
           allow_negative_numbers = true)]
     pub slots: usize,
-    /// Which mappings faults go to: uniform (all of them) or hot (one per mm).
+    /// Which mappings faults go to: uniform (all of them), hot (one per mm) or
+    /// private (each worker its own, as will-it-scale's page_fault tests).
     #[arg(long, value_name = "K", default_value = "uniform", value_parser = skew())]
     pub skew: Skew,
+    /// What a fault does besides its lookup: light (reads the VMA) or page
+    /// (also clears 4 KiB, as a real fault) [default: light; linux: page, the
+    /// only value].
+    #[arg(long, value_name = "W", value_parser = fault_work())]
+    pub fault_work: Option<FaultWork>,
+    /// seize: retired objects per batch.
+    #[arg(long, value_name = "N", default_value_t = RcuSettings::default().seize_batch,
+          value_parser = count(1, 1 << 16), allow_negative_numbers = true)]
+    pub seize_batch: usize,
+    /// urcu-qsbr: operations between two quiescent states a worker reports.
+    #[arg(long, value_name = "N", default_value_t = RcuSettings::default().qsbr_every as usize,
+          value_parser = count(1, 1 << 20), allow_negative_numbers = true)]
+    pub qsbr_every: usize,
     /// Seed of the workers' generators.
     #[arg(long, value_name = "X", default_value_t = 1, value_parser = whole(0, u64::MAX),
           allow_negative_numbers = true)]
@@ -127,9 +156,35 @@ pub struct RunArgs {
     pub widen: u64,
 }
 
+/// The scheme a policy and an optional flavour name: the flavour given, or the
+/// most kernel-like one for a policy that uses one; refused for a policy that
+/// uses none, or a flavour this build lacks.
+fn scheme_of(policy: Policy, rcu: Option<Flavour>) -> Result<SchemeId, Error> {
+    match (policy.uses_rcu(), rcu) {
+        (false, Some(f)) => Err(Error(format!(
+            "--rcu {} with --scheme {}: {} reads under no RCU flavour",
+            f.name(),
+            policy.name(),
+            policy.name()
+        ))),
+        (true, Some(f)) => match f.missing() {
+            Some(why) => Err(Error(format!("--rcu {}: {why}", f.name()))),
+            None => Ok(SchemeId {
+                policy,
+                rcu: Some(f),
+            }),
+        },
+        (_, None) => Ok(SchemeId::kernel_like(policy)),
+    }
+}
+
 impl RunArgs {
-    /// The run these arguments ask for.
-    pub fn spec(&self) -> RunSpec {
+    /// The run these arguments ask for, checked ([`RunSpec::check`]).
+    pub fn spec(&self) -> Result<RunSpec, Error> {
+        let scheme = scheme_of(self.scheme, self.rcu)?;
+        if scheme.is_kernel() {
+            kernel::available()?;
+        }
         let limit = Limit {
             time: match self.faults {
                 Some(_) => None,
@@ -139,11 +194,17 @@ impl RunArgs {
             first_wrong: self.until_wrong,
             ops_per_thread: None,
         };
-        RunSpec {
-            scheme: self.scheme,
+        let default_work = if scheme.is_kernel() {
+            FaultWork::Page
+        } else {
+            FaultWork::Light
+        };
+        let spec = RunSpec {
+            scheme,
             config: RunConfig {
                 threads: self.threads,
                 churn_pct: self.churn,
+                churn_kind: self.churn_kind,
                 exits_pct: self.exits,
                 limit,
                 warmup: Duration::from_secs_f64(self.warmup),
@@ -152,12 +213,20 @@ impl RunArgs {
             },
             layout: Layout {
                 // One process is one mm: the real kernel's default is 1.
-                mms: self.mms.unwrap_or(self.scheme.mms(2)),
+                mms: self.mms.unwrap_or(scheme.mms(2)),
                 slots: self.slots,
+            },
+            work: self.fault_work.unwrap_or(default_work),
+            settings: RcuSettings {
+                seize_batch: self.seize_batch,
+                // At most 2^20 (checked by the parser).
+                qsbr_every: self.qsbr_every as u32,
             },
             // At most 10_000 (checked by the parser).
             widen: self.widen as u32,
-        }
+        };
+        spec.check()?;
+        Ok(spec)
     }
 }
 
@@ -169,11 +238,15 @@ pub struct SweepArgs {
     /// CPUs, churn 0 and 10, uniform, one repetition of 0.2 s).
     #[arg(long)]
     pub quick: bool,
-    /// Schemes, comma-separated, from `vma-bench schemes --all` [default: every
-    /// correct scheme, and linux on Linux].
-    #[arg(long, value_name = "LIST", value_parser = ListOf(scheme()),
+    /// Free policies, comma-separated, from `vma-bench schemes --all` [default:
+    /// every correct policy, and linux on Linux].
+    #[arg(long, value_name = "LIST", value_parser = ListOf(policy()),
           hide_possible_values = true)]
-    pub schemes: Option<List<SchemeId>>,
+    pub schemes: Option<List<Policy>>,
+    /// RCU flavours of the policies that use one, comma-separated [default:
+    /// the most kernel-like, and every flavour in the flavours study].
+    #[arg(long, value_name = "LIST", value_parser = ListOf(flavour()))]
+    pub rcu: Option<List<Flavour>>,
     /// Thread counts, comma-separated [default: 1,2,4,.. up to 4x the CPUs].
     #[arg(long, value_name = "LIST", value_parser = ListOf(count(1, 1024)),
           allow_negative_numbers = true)]
@@ -182,9 +255,27 @@ pub struct SweepArgs {
     #[arg(long, value_name = "LIST", value_parser = ListOf(real(0.0, 100.0)),
           allow_negative_numbers = true)]
     pub churn: Option<List<f64>>,
-    /// Skews, comma-separated [default: uniform,hot].
+    /// Churn kinds, comma-separated: replace, unmap-map.
+    #[arg(long, value_name = "LIST", value_parser = ListOf(churn_kind()))]
+    pub churn_kind: Option<List<ChurnKind>>,
+    /// Skews, comma-separated: uniform, hot, private.
     #[arg(long, value_name = "LIST", value_parser = ListOf(skew()))]
     pub skew: Option<List<Skew>>,
+    /// Fault works, comma-separated: light, page.
+    #[arg(long, value_name = "LIST", value_parser = ListOf(fault_work()))]
+    pub fault_work: Option<List<FaultWork>>,
+    /// Percent of operations that are a process exit (models) [default: 0].
+    #[arg(long, value_name = "PCT", value_parser = real(0.0, 100.0),
+          allow_negative_numbers = true)]
+    pub exits: Option<f64>,
+    /// seize: retired objects per batch [default: 32].
+    #[arg(long, value_name = "N", value_parser = count(1, 1 << 16),
+          allow_negative_numbers = true)]
+    pub seize_batch: Option<usize>,
+    /// urcu-qsbr: operations between quiescent states [default: 16].
+    #[arg(long, value_name = "N", value_parser = count(1, 1 << 20),
+          allow_negative_numbers = true)]
+    pub qsbr_every: Option<usize>,
     /// Repetitions of every point, interleaved [default: 3].
     #[arg(long, value_name = "N", value_parser = whole(1, 1000), allow_negative_numbers = true)]
     pub reps: Option<u64>,
@@ -233,20 +324,45 @@ impl SweepArgs {
             Grid::default_for(cores)
         };
         if let Some(List(schemes)) = &self.schemes {
-            grid.schemes.clone_from(schemes);
-            grid.notes.clear();
-            if schemes.contains(&SchemeId::Linux) {
+            grid.each_study(|s| s.schemes.clone_from(schemes));
+            grid.notes.retain(|n| !n.contains("linux"));
+            if schemes.contains(&Policy::Linux) {
                 kernel::available()?;
             }
         }
+        if let Some(List(rcus)) = &self.rcu {
+            for f in rcus {
+                if let Some(why) = f.missing() {
+                    return Err(Error(format!("--rcu {}: {why}", f.name())));
+                }
+            }
+            grid.each_study(|s| s.rcus.clone_from(rcus));
+            grid.notes.retain(|n| !n.contains("urcu"));
+        }
         if let Some(List(threads)) = &self.threads {
-            grid.threads.clone_from(threads);
+            grid.each_study(|s| s.threads.clone_from(threads));
         }
         if let Some(List(churn)) = &self.churn {
-            grid.churn.clone_from(churn);
+            grid.each_study(|s| s.churn.clone_from(churn));
+        }
+        if let Some(List(kinds)) = &self.churn_kind {
+            grid.each_study(|s| s.kinds.clone_from(kinds));
         }
         if let Some(List(skews)) = &self.skew {
-            grid.skews.clone_from(skews);
+            grid.each_study(|s| s.skews.clone_from(skews));
+        }
+        if let Some(List(works)) = &self.fault_work {
+            grid.each_study(|s| s.works.clone_from(works));
+        }
+        if let Some(exits) = self.exits {
+            grid.exits = exits;
+        }
+        if let Some(n) = self.seize_batch {
+            grid.settings.seize_batch = n;
+        }
+        if let Some(n) = self.qsbr_every {
+            // At most 2^20 (checked by the parser).
+            grid.settings.qsbr_every = n as u32;
         }
         if let Some(reps) = self.reps {
             // At most 1000 (checked by the parser).
@@ -272,7 +388,7 @@ impl SweepArgs {
         let linux_named = self
             .schemes
             .as_ref()
-            .is_some_and(|List(s)| s.contains(&SchemeId::Linux));
+            .is_some_and(|List(s)| s.contains(&Policy::Linux));
         if let (Some(mms @ 2..), true) = (self.mms, linux_named) {
             return Err(Error(format!(
                 "--mms {mms} with the linux scheme: one process has exactly one mm \
@@ -289,6 +405,7 @@ impl SweepArgs {
                 plots: "plots".into(),
             },
         };
+        grid.check()?;
         Ok((grid, dirs))
     }
 }

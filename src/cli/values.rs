@@ -8,8 +8,9 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{Arg, Command};
 
-use crate::run::driver::Skew;
-use crate::run::SchemeId;
+use crate::model::space::FaultWork;
+use crate::run::driver::{ChurnKind, Skew};
+use crate::schemes::{Flavour, Policy};
 
 /// A whole number in `min..=max`.
 pub fn whole(min: u64, max: u64) -> impl TypedValueParser<Value = u64> {
@@ -37,16 +38,34 @@ pub fn real(min: f64, max: f64) -> impl TypedValueParser<Value = f64> {
     }
 }
 
-/// A scheme name from the registry (`vma-bench schemes --all`).
-pub fn scheme() -> impl TypedValueParser<Value = SchemeId> {
-    PossibleValuesParser::new(SchemeId::ALL.map(|s| PossibleValue::new(s.name())))
-        .try_map(|name| SchemeId::parse(&name).ok_or("not a scheme"))
+/// A scheme (free policy) name from the registry (`vma-bench schemes --all`).
+pub fn policy() -> impl TypedValueParser<Value = Policy> {
+    PossibleValuesParser::new(Policy::ALL.map(|p| PossibleValue::new(p.name())))
+        .try_map(|name| Policy::parse(&name).ok_or("not a scheme"))
 }
 
-/// A skew name: `uniform` or `hot`.
+/// An RCU flavour name (`epoch`, `seize`, `urcu-memb`, `urcu-qsbr`).
+pub fn flavour() -> impl TypedValueParser<Value = Flavour> {
+    PossibleValuesParser::new(Flavour::ALL.map(|f| PossibleValue::new(f.name())))
+        .try_map(|name| Flavour::parse(&name).ok_or("not a flavour"))
+}
+
+/// A skew name: `uniform`, `hot` or `private`.
 pub fn skew() -> impl TypedValueParser<Value = Skew> {
     PossibleValuesParser::new(Skew::ALL.map(|k| PossibleValue::new(k.name())))
         .try_map(|name| Skew::parse(&name).ok_or("not a skew"))
+}
+
+/// A churn kind: `replace` or `unmap-map`.
+pub fn churn_kind() -> impl TypedValueParser<Value = ChurnKind> {
+    PossibleValuesParser::new(ChurnKind::ALL.map(|k| PossibleValue::new(k.name())))
+        .try_map(|name| ChurnKind::parse(&name).ok_or("not a churn kind"))
+}
+
+/// A fault's work: `light` or `page`.
+pub fn fault_work() -> impl TypedValueParser<Value = FaultWork> {
+    PossibleValuesParser::new(FaultWork::ALL.map(|w| PossibleValue::new(w.name())))
+        .try_map(|name| FaultWork::parse(&name).ok_or("not a fault work"))
 }
 
 /// The values of a comma-separated list, in order.

@@ -8,11 +8,10 @@
 //! no-op and the fault's oracle is off, so that the cost of the instrumentation
 //! can be measured against a build without it; that build cannot check answers.
 //!
-//! Objects freed by a reclaimer are counted in a thread-local cell by whichever
-//! thread runs the reclaimer; each worker publishes its cell into its `freed`
-//! counter after every operation.
+//! Frees that happen on another thread (an RCU callback, a hazard-pointer
+//! reclaimer) are counted by the slab caches themselves, not here: these
+//! counters hold what the workers did, counted where they did it.
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
@@ -54,27 +53,42 @@ macro_rules! counters {
 }
 
 counters! {
-    /// Faults made (each is a success or a fallback).
+    /// Faults served: the fault body ran on a VMA (under the per-VMA lock or
+    /// under `mmap_lock`).
     faults,
+    /// Faults answered "no mapping" under `mmap_lock` (SIGSEGV in the kernel):
+    /// the address was unmapped by a munmap not yet followed by its mmap.
+    segv,
     /// Faults served under the per-VMA read lock.
     lock_success,
     /// Lock attempts abandoned (each leads to a fallback).
     lock_abort,
     /// VMAs found detached and looked up again.
     lock_miss,
-    /// Faults served under the mm-wide lock.
+    /// Faults that took `mmap_lock` for read (served, or answered "no mapping").
     fallbacks,
     /// Mappings created.
     maps,
     /// Mappings removed (each removed VMA is handed to the scheme's free path).
     unmaps,
-    /// Deferred-free registrations (`defer_destroy`, `retire`, slab releases).
-    free_calls,
-    /// Objects whose memory became reusable.
-    freed,
-    /// Allocations served by an object that held a mapping before (no grace period).
+    /// Index nodes replaced by a store (each handed to the scheme's free path).
+    nodes_replaced,
+    /// Deferred frees of VMAs: `call_rcu`, crossbeam's `defer`, seize's and
+    /// haphazard's `retire`, counted where the call is made.
+    vma_call_rcu,
+    /// Deferred frees of index nodes, counted likewise.
+    node_call_rcu,
+    /// Deferred releases of an emptied slab of the SLAB_TYPESAFE_BY_RCU VMA
+    /// cache (one `call_rcu` per slab), counted likewise.
+    slab_call_rcu,
+    /// VMAs freed into their cache at once (no grace period).
+    vma_freed_now,
+    /// Index nodes freed into their cache at once.
+    node_freed_now,
+    /// VMA allocations served by an object freed without a grace period.
     reused,
-    /// Faults that ran on a VMA that was not the caller's mapping of the address.
+    /// Faults that ran on a VMA that was not the caller's mapping of the
+    /// address, or answered "no mapping" where there was one.
     wrong,
     /// Broken-twin failures caught without a wrong answer: refcount underflows
     /// (a put without a get, caught and undone) and touches of a freed mm.
@@ -120,22 +134,6 @@ impl Counter {
     }
 }
 
-thread_local! {
-    static FREED: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Count `n` objects freed by a reclaimer running on this thread.
-#[inline]
-pub fn count_freed(n: u64) {
-    FREED.with(|f| f.set(f.get() + n));
-}
-
-/// Objects freed by reclaimers on this thread since it started.
-#[inline]
-pub fn freed_here() -> u64 {
-    FREED.with(Cell::get)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,14 +150,5 @@ mod tests {
         let mut s = a;
         s += a;
         assert_eq!(s.faults, 10);
-    }
-
-    #[test]
-    fn freed_is_per_thread() {
-        let before = freed_here();
-        count_freed(2);
-        let other = std::thread::spawn(freed_here).join().unwrap();
-        assert_eq!(freed_here() - before, 2);
-        assert_eq!(other, 0);
     }
 }

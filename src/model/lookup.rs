@@ -2,8 +2,9 @@
 
 use crate::model::counters::Counters;
 use crate::model::hook::Hook;
-use crate::model::mm::{Handle, Layout, MapKind, Space};
+use crate::model::mm::{Layout, MapKind};
 use crate::model::scheme::Scheme;
+use crate::model::space::{Handle, Reclaimed, Space};
 
 /// A page-fault model: find and lock the VMA for an address, validate it, fall
 /// back to the mm-wide lock on failure, run the fault; and the writers that
@@ -14,15 +15,16 @@ pub trait VmaLookup: Sync {
     where
         Self: 'a;
 
-    /// The scheme's name (CSV and command line).
-    fn name(&self) -> &'static str;
+    /// The scheme's label (`policy/flavour`, or the policy).
+    fn label(&self) -> String;
     /// How many mms and slots.
     fn layout(&self) -> Layout;
     /// Per-thread state for worker `thread`.
     fn handle(&self, thread: usize) -> Self::Handle<'_>;
     /// One page fault at `addr` in `mm`.
     fn fault<'a>(&'a self, h: &mut Self::Handle<'a>, mm: usize, addr: u64, c: &Counters);
-    /// Replace the mapping in `slot` of `mm` (munmap + mmap).
+    /// `mmap(MAP_FIXED)` over the mapping in `slot` of `mm`: the range is never
+    /// unmapped for a concurrent fault.
     fn replace<'a>(
         &'a self,
         h: &mut Self::Handle<'a>,
@@ -31,6 +33,18 @@ pub trait VmaLookup: Sync {
         kind: MapKind,
         c: &Counters,
     );
+    /// `munmap` of `slot` in `mm`; false if it was not mapped.
+    fn unmap<'a>(&'a self, h: &mut Self::Handle<'a>, mm: usize, slot: usize, c: &Counters) -> bool;
+    /// `mmap` of a new mapping at `slot` of `mm`; false if it was mapped already.
+    fn map<'a>(&'a self, h: &mut Self::Handle<'a>, mm: usize, slot: usize, c: &Counters) -> bool;
+    /// Between two operations of a worker (a QSBR flavour may report a
+    /// quiescent state).
+    fn quiescent<'a>(&'a self, _h: &mut Self::Handle<'a>) {}
+    /// What the slab caches freed after a grace period so far (None where the
+    /// frees happen out of sight: the real kernel).
+    fn reclaimed(&self) -> Option<Reclaimed> {
+        None
+    }
     /// The process owning `mm` exits and a new one takes its place. Lookups
     /// without mm lifetimes (the real kernel: our one process cannot exit) do
     /// nothing; `run_spec` refuses exits for them.
@@ -56,8 +70,8 @@ impl<S: Scheme, H: Hook + Clone + Sync> VmaLookup for Space<S, H> {
     where
         Self: 'a;
 
-    fn name(&self) -> &'static str {
-        S::NAME
+    fn label(&self) -> String {
+        crate::model::scheme::label_of::<S>()
     }
     fn layout(&self) -> Layout {
         Space::layout(self)
@@ -79,6 +93,19 @@ impl<S: Scheme, H: Hook + Clone + Sync> VmaLookup for Space<S, H> {
         c: &Counters,
     ) {
         Space::replace(self, h, mm, slot, kind, c);
+    }
+    fn unmap<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, slot: usize, c: &Counters) -> bool {
+        Space::unmap(self, h, mm, slot, c)
+    }
+    fn map<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, slot: usize, c: &Counters) -> bool {
+        Space::map(self, h, mm, slot, c)
+    }
+    #[inline]
+    fn quiescent<'a>(&'a self, h: &mut Handle<'a, S, H>) {
+        Space::quiescent(self, h);
+    }
+    fn reclaimed(&self) -> Option<Reclaimed> {
+        Some(Space::reclaimed(self))
     }
     fn exit<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, c: &Counters) {
         Space::exit(self, h, mm, c);

@@ -12,13 +12,13 @@
 //! No I/O and no system calls: the model imports only itself, [`crate::sync`] and
 //! [`crate::rng`].
 
-pub mod boxed;
 pub mod counters;
 pub mod hook;
+pub mod index;
 pub mod lookup;
 pub mod mm;
 pub mod page;
-pub mod pool;
 pub mod scheme;
 pub mod slab;
+pub mod space;
 pub mod vma;

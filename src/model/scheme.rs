@@ -1,87 +1,99 @@
-//! The one thing that differs between reclamation schemes: how the index is read
-//! and how a removed VMA's memory is given back.
+//! The one thing that differs between reclamation schemes: how a fault's walk
+//! of the index is protected, and what happens to a removed VMA or index node.
 //!
-//! Everything else (the per-VMA lock, `lock_vma_under_rcu`, the writers, the
-//! oracle) is written once in [`crate::model::mm`], generic over a [`Scheme`].
+//! Everything else (the index, the slab caches, the per-VMA lock,
+//! `lock_vma_under_rcu`, the writers, the oracle) is written once in
+//! [`crate::model`], generic over a [`Scheme`]. Every scheme allocates from the
+//! same two slab caches (VMAs and index nodes); schemes differ only in the read
+//! side and in the [`Free`] path of each kind of object.
 
 use std::ptr::NonNull;
 
-use crate::model::counters::Counters;
-use crate::model::vma::{Mistake, Vma};
+use crate::model::index::Protect;
+use crate::model::vma::Mistake;
+use crate::rcu::{Deferrable, RcuSettings};
 
-/// A memory-reclamation scheme for VMAs.
+/// What a scheme does with a removed object.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Free {
+    /// Back into its slab cache at once: reusable by the next allocation. For a
+    /// SLAB_TYPESAFE_BY_RCU cache ([`Scheme::TYPESAFE`]), only an emptied slab
+    /// waits for a grace period.
+    Now,
+    /// One deferred call ([`Scheme::defer`]: `call_rcu`, or a hazard-pointer
+    /// retire); the callback frees it into its cache.
+    Deferred,
+    /// Never (the no-reclamation ceiling).
+    Never,
+}
+
+/// A memory-reclamation scheme.
 ///
 /// # Safety
 ///
 /// Implementors promise:
-/// 1. A pointer returned by [`find`](Scheme::find) points to a `Vma` that stays
-///    valid memory until the next `find` on the same section, or until the
-///    section is dropped or passed to [`leave`](Scheme::leave), whichever is first.
-/// 2. An object passed to [`free`](Scheme::free) stays a valid `Vma` for as long as
-///    any section that could have found it is alive. After that its memory may be
-///    released; a type-stable scheme may instead hand it out again at once, as long
-///    as the memory stays a `Vma` until the scheme is dropped.
-/// 3. [`alloc`](Scheme::alloc) returns an object that is detached (`refcnt == 0`)
-///    and in no slot; only stale readers may still touch it.
-/// 4. [`publish`](Scheme::publish) stores with Release ordering and returns the
-///    pointer it replaced; [`find`](Scheme::find) loads with (at least) Acquire.
+/// 1. A pointer a walk loads through a [`Section`](Scheme::Section) (its
+///    [`Protect`]) stays valid memory of its type until the section is passed to
+///    [`leave`](Scheme::leave) (a hazard-pointer section: until the next load at
+///    the same level, see [`Protect`]).
+/// 2. An object passed to [`defer`](Scheme::defer) is reclaimed once, after every
+///    section that could have loaded it has ended.
+/// 3. A scheme whose VMA free is [`Free::Now`] either has no per-VMA lock
+///    (readers reach VMAs only under `mmap_lock`) or is [`TYPESAFE`](Scheme::TYPESAFE)
+///    (readers validate what they lock, and the VMA cache's slabs wait for a
+///    grace period through `defer`).
+/// 4. A scheme whose node free is [`Free::Now`] has no per-VMA lock.
 ///
 /// Callers promise:
-/// 1. An object is passed to `free` (or `destroy`) once, after it was removed from
-///    every slot and detached, with no read reference left.
-/// 2. `destroy` is called only when no section and no other thread can reach it.
+/// 1. An object is passed to `defer` once, after it was made unreachable to
+///    sections that begin later (and, for a VMA, detached with no reader left).
+/// 2. `Local`s are used on the thread that made them.
 pub unsafe trait Scheme: Send + Sync + Sized + 'static {
-    /// The name used on the command line and in the CSV.
+    /// The free policy's name (`--scheme`, the CSV's `scheme` column).
     const NAME: &'static str;
+    /// The RCU flavour's name (`--rcu`, the CSV's `rcu` column), or `none`.
+    const RCU: &'static str;
     /// Whether faults try the per-VMA lock at all (false: the pre-6.4 kernel).
     const PER_VMA_LOCK: bool = true;
     /// The protocol mistake compiled into this scheme (broken twins only).
     const MISTAKE: Mistake = Mistake::None;
+    /// Whether the VMA cache is SLAB_TYPESAFE_BY_RCU.
+    const TYPESAFE: bool = false;
+    /// What happens to a removed VMA.
+    const VMA_FREE: Free;
+    /// What happens to a replaced index node.
+    const NODE_FREE: Free;
 
-    /// What an index slot holds.
-    type Slot: Send + Sync;
-    /// Per-thread state: a hazard pointer, an epoch handle, an allocator cache.
+    /// Per-thread state: a registered RCU thread, hazard pointers.
     type Local<'a>
     where
         Self: 'a;
-    /// A read-side critical section.
-    type Section<'a>
+    /// A read-side critical section; the walk loads through it.
+    type Section<'a>: Protect
     where
         Self: 'a;
 
-    /// Per-thread state for a new thread.
+    /// A new scheme with the flavour `settings`.
+    fn new(settings: &RcuSettings) -> Self;
+    /// Per-thread state for the calling thread.
     fn local(&self) -> Self::Local<'_>;
     /// Enter a read-side critical section.
     fn enter<'a>(&'a self, local: &mut Self::Local<'a>) -> Self::Section<'a>;
-    /// Leave it (the default drops it).
+    /// Leave it.
+    fn leave<'a>(&'a self, local: &mut Self::Local<'a>, section: Self::Section<'a>);
+    /// Between two operations, outside any section (a QSBR flavour reports a
+    /// quiescent state here every so often).
     #[inline]
-    fn leave<'a>(&'a self, _local: &mut Self::Local<'a>, section: Self::Section<'a>) {
-        drop(section);
-    }
-    /// Load a slot's VMA under the section's protection.
-    fn find(section: &mut Self::Section<'_>, slot: &Self::Slot) -> Option<NonNull<Vma>>;
-
-    /// A slot holding `vma`.
-    fn new_slot(&self, vma: NonNull<Vma>) -> Self::Slot;
-    /// The slot's pointer, never dereferenced by the caller unless it holds the mm
-    /// lock or a read reference on it.
-    fn current(slot: &Self::Slot) -> *mut Vma;
-    /// Store `new` into `slot` (Release) and return what it held. Caller holds the
-    /// mm lock for write.
-    fn publish(&self, slot: &Self::Slot, new: NonNull<Vma>) -> NonNull<Vma>;
-
-    /// A detached object for a new mapping (possibly a reused one).
-    fn alloc(&self, local: &mut Self::Local<'_>) -> NonNull<Vma>;
-    /// Hand a removed, detached object to the scheme's free path.
+    fn quiescent<'a>(&'a self, _local: &mut Self::Local<'a>) {}
+    /// One deferred call: reclaim `obj` once no section can still reach it.
     ///
     /// # Safety
     /// The caller's promise 1 above.
-    unsafe fn free(&self, local: &mut Self::Local<'_>, vma: NonNull<Vma>, c: &Counters);
-    /// Release an object at teardown.
-    ///
-    /// # Safety
-    /// The caller's promises 1 and 2 above.
-    unsafe fn destroy(&self, vma: NonNull<Vma>);
+    unsafe fn defer<'a, T: Deferrable + Send + Sync>(
+        &'a self,
+        local: &mut Self::Local<'a>,
+        obj: NonNull<T>,
+    );
 }
 
 /// Something done with a scheme's type, chosen at run time: the registry
@@ -90,5 +102,14 @@ pub trait Visit {
     /// What it returns.
     type Out;
     /// Do it with scheme `S`.
-    fn visit<S: Scheme + Default>(self) -> Self::Out;
+    fn visit<S: Scheme>(self) -> Self::Out;
+}
+
+/// The label of scheme `S`: `policy/flavour`, or the policy alone.
+pub fn label_of<S: Scheme>() -> String {
+    if S::RCU == "none" {
+        S::NAME.to_string()
+    } else {
+        format!("{}/{}", S::NAME, S::RCU)
+    }
 }

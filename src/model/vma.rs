@@ -5,6 +5,11 @@
 //! behaviour: the reader sees some value, and validation decides.
 
 use crate::model::hook::{Hook, Point};
+use std::mem::offset_of;
+use std::ptr::NonNull;
+
+use crate::model::slab::{free_after_gp, SlabObject};
+use crate::rcu::{Deferrable, RcuHead};
 use crate::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Writer offset added to `refcnt` while a writer waits for readers.
@@ -15,8 +20,9 @@ pub const VMA_REF_LIMIT: u32 = VMA_LOCK_OFFSET - 1;
 pub const LOCK_SEQ_NONE: u32 = u32::MAX;
 /// `mm` of an object that belongs to no address space.
 pub const NO_MM: usize = usize::MAX;
-/// Words of payload a fault reads (two cache lines, like the fields a real fault reads).
-pub const PAYLOAD_WORDS: usize = 16;
+/// Words of payload a fault reads: with the fields before them, the first two
+/// cache lines of the object, like the fields a real fault reads.
+pub const PAYLOAD_WORDS: usize = 9;
 
 /// How long a broken twin's writer waits for readers before it gives up and the
 /// caller counts an error. Far beyond any read section of the correct protocol,
@@ -33,6 +39,9 @@ enum Entered {
     Drained,
     /// A broken twin's writer stopped waiting; the offset is still added.
     GaveUp,
+    /// A broken twin's writer never got to add its offset (another writer's
+    /// stayed): nothing to take back.
+    Refused,
 }
 
 /// A deliberate protocol mistake: the broken twins of `typesafe` carry one each,
@@ -81,13 +90,18 @@ pub enum Mistake {
     FreeResetsSeq,
 }
 
-/// A `vm_area_struct`: 192 bytes, as the kernel's object on the machines we model.
+/// A `vm_area_struct`: 192 bytes, three cache lines, as the kernel's object on
+/// the machines we model. The first two lines hold what the walk's checks and
+/// the fault read (range, mm, flags, `vm_lock_seq`, and a payload standing for
+/// the rest of the fields a fault reads); `vm_refcnt` has the third line to
+/// itself (`____cacheline_aligned_in_smp` since 6.15), so readers' refcount
+/// traffic does not invalidate the fields they validate. The `rcu_head` a
+/// deferred free lends to `call_rcu` shares that line: the kernel's 6.15+ object
+/// has none (a typesafe VMA is never queued), its older one overlapped it with
+/// `vm_start` / `vm_end`, which Rust's model forbids while stale readers may
+/// still read them.
 #[repr(C, align(64))]
 pub struct Vma {
-    /// 0 detached; 1 attached; 1 + k with k readers; `+ VMA_LOCK_OFFSET` a writer waits.
-    refcnt: AtomicU32,
-    /// Equal to the mm's `mm_lock_seq` while write-locked in that mm's current cycle.
-    lock_seq: AtomicU32,
     mm: AtomicUsize,
     start: AtomicU64,
     end: AtomicU64,
@@ -95,8 +109,51 @@ pub struct Vma {
     gen: AtomicU64,
     flags: AtomicU64,
     pgoff: AtomicU64,
+    /// Equal to the mm's `mm_lock_seq` while write-locked in that mm's current cycle.
+    lock_seq: AtomicU32,
     /// Written at map time; `payload[0]` binds mm, start and gen; the rest derive from gen.
     payload: [AtomicU64; PAYLOAD_WORDS],
+    /// `vm_refcnt` and the `rcu_head`, on their own cache line.
+    line: RefLine,
+}
+
+/// The cache line of `vm_refcnt`.
+#[repr(C, align(64))]
+struct RefLine {
+    /// 0 detached; 1 attached; 1 + k with k readers; `+ VMA_LOCK_OFFSET` a writer waits.
+    refcnt: AtomicU32,
+    /// Lent to `call_rcu` by a scheme that defers VMA frees.
+    head: RcuHead,
+}
+
+// SAFETY: `head` returns the object's own `rcu_head` field, and `from_head` maps
+// that field's address back to the object (`container_of`).
+unsafe impl Deferrable for Vma {
+    fn head(&self) -> &RcuHead {
+        &self.line.head
+    }
+    unsafe fn from_head(head: *mut RcuHead) -> NonNull<Vma> {
+        let vma = head
+            .wrapping_byte_sub(offset_of!(Vma, line) + offset_of!(RefLine, head))
+            .cast::<Vma>();
+        NonNull::new(vma).expect("a live head is not at address zero")
+    }
+    /// Free the VMA into its (normal) slab cache: a grace period has passed.
+    unsafe fn reclaim(this: NonNull<Vma>) {
+        // SAFETY: the caller's promise: queued once, no reader left; VMAs are
+        // allocated only from `KmemCache<Vma>`, alive until its space drops, which
+        // runs every callback first.
+        unsafe { free_after_gp(this) };
+    }
+}
+
+// SAFETY: every field is an atomic except the `rcu_head`, which only `call_rcu`
+// touches (1); no drop glue (2); any state a writer leaves is a valid object for
+// the next: a detached object (3).
+unsafe impl SlabObject for Vma {
+    fn construct() -> Self {
+        Vma::new()
+    }
 }
 
 /// What `vma_start_read` decided.
@@ -142,15 +199,18 @@ impl Vma {
     /// A detached object with its lock initialised: the slab constructor.
     pub fn new() -> Self {
         Vma {
-            refcnt: AtomicU32::new(0),
-            lock_seq: AtomicU32::new(LOCK_SEQ_NONE),
             mm: AtomicUsize::new(NO_MM),
             start: AtomicU64::new(0),
             end: AtomicU64::new(0),
             gen: AtomicU64::new(0),
             flags: AtomicU64::new(0),
             pgoff: AtomicU64::new(0),
+            lock_seq: AtomicU32::new(LOCK_SEQ_NONE),
             payload: std::array::from_fn(|_| AtomicU64::new(0)),
+            line: RefLine {
+                refcnt: AtomicU32::new(0),
+                head: RcuHead::new(),
+            },
         }
     }
 
@@ -169,7 +229,7 @@ impl Vma {
     /// Current reference count (tests and assertions only).
     pub fn refcnt(&self) -> u32 {
         // Relaxed: a snapshot for tests, nothing is ordered after it.
-        self.refcnt.load(Ordering::Relaxed)
+        self.line.refcnt.load(Ordering::Relaxed)
     }
 
     /// The mm this object belongs to (tests; and the reader's put on the
@@ -231,10 +291,11 @@ impl Vma {
         // Relaxed (all loads and stores): the writer holds `orig`'s mm write-locked,
         // so its fields are stable; this object is detached and published by attach.
         if mistake == Mistake::DupCopiesRefcnt {
-            self.refcnt
-                .store(orig.refcnt.load(Ordering::Relaxed), Ordering::Relaxed);
+            self.line
+                .refcnt
+                .store(orig.line.refcnt.load(Ordering::Relaxed), Ordering::Relaxed);
         } else {
-            self.refcnt.store(0, Ordering::Relaxed);
+            self.line.refcnt.store(0, Ordering::Relaxed);
         }
         self.lock_seq.store(LOCK_SEQ_NONE, Ordering::Relaxed);
         self.mm
@@ -299,7 +360,7 @@ impl Vma {
             }
         }
         // Relaxed: only the starting value of the CAS loop; the CAS decides.
-        let mut old = self.refcnt.load(Ordering::Relaxed);
+        let mut old = self.line.refcnt.load(Ordering::Relaxed);
         hook.at(Point::BeforeCas);
         // Acquire on success: pairs with the Release store in `mark_attached` and
         // the Release `fetch_sub` in `start_write`, so the fields and `lock_seq`
@@ -320,6 +381,7 @@ impl Vma {
             // Success ordering: see `success` above. Relaxed on failure: we only
             // retry with the value seen.
             match self
+                .line
                 .refcnt
                 .compare_exchange_weak(old, old + 1, success, Ordering::Relaxed)
             {
@@ -374,7 +436,7 @@ impl Vma {
     pub fn end_read_with(&self, mistake: Mistake) -> bool {
         if mistake == Mistake::None {
             // Release: as in `put`.
-            self.refcnt.fetch_sub(1, Ordering::Release);
+            self.line.refcnt.fetch_sub(1, Ordering::Release);
             return true;
         }
         self.end_read()
@@ -386,7 +448,7 @@ impl Vma {
     pub fn put(&self) -> Option<u32> {
         // Release: pairs with the Acquire loads in `start_write` / `mark_detached`
         // that wait for readers, so our reads happen before a writer's changes.
-        let old = self.refcnt.fetch_sub(1, Ordering::Release);
+        let old = self.line.refcnt.fetch_sub(1, Ordering::Release);
         if old & VMA_REF_LIMIT == 0 {
             return self.undo_underflow();
         }
@@ -396,7 +458,7 @@ impl Vma {
     #[cold]
     fn undo_underflow(&self) -> Option<u32> {
         // Relaxed: restores the count a broken twin's put took; nothing is published.
-        self.refcnt.fetch_add(1, Ordering::Relaxed);
+        self.line.refcnt.fetch_add(1, Ordering::Relaxed);
         None
     }
 
@@ -420,10 +482,10 @@ impl Vma {
         // Relaxed: published by the Release in `exit_locked`, or by attach's Release
         // for a detached object.
         self.lock_seq.store(seq, Ordering::Relaxed);
-        if entered != Entered::Detached {
+        if matches!(entered, Entered::Drained | Entered::GaveUp) {
             self.exit_locked();
         }
-        entered != Entered::GaveUp
+        matches!(entered, Entered::Detached | Entered::Drained)
     }
 
     /// `vma_mark_attached`: every field is written; make the object lockable.
@@ -437,11 +499,11 @@ impl Vma {
     pub fn mark_attached_with(&self, mistake: Mistake) {
         if mistake == Mistake::AttachRelaxed {
             // Relaxed: the N5 mistake itself; publishes nothing.
-            self.refcnt.store(1, Ordering::Relaxed);
+            self.line.refcnt.store(1, Ordering::Relaxed);
         } else {
             // Release: pairs with the Acquire CAS in `start_read`, publishing every
             // field written by `init` / `dup_from` / `rewrite`.
-            self.refcnt.store(1, Ordering::Release);
+            self.line.refcnt.store(1, Ordering::Release);
         }
     }
 
@@ -482,31 +544,41 @@ impl Vma {
             return true;
         }
         let entered = self.enter_locked(true, mistake);
-        if entered != Entered::Detached {
+        if matches!(entered, Entered::Drained | Entered::GaveUp) {
             self.exit_locked();
         }
-        entered != Entered::GaveUp
+        matches!(entered, Entered::Detached | Entered::Drained)
     }
 
     /// Add the writer offset if attached and wait until only the writer (and, when
     /// not detaching, the attach reference) remains.
     fn enter_locked(&self, detaching: bool, mistake: Mistake) -> Entered {
         // Relaxed: only the start value of the add-if-not-zero loop.
-        let mut old = self.refcnt.load(Ordering::Relaxed);
+        let mut old = self.line.refcnt.load(Ordering::Relaxed);
+        let mut round = 0u32;
+        let mut since = None;
         loop {
             if old == 0 {
                 return Entered::Detached;
             }
             if old >= VMA_LOCK_OFFSET {
-                // Only while a broken twin's underflow is being undone (one writer
-                // per mm, and an object belongs to one mm): wait for the count.
-                std::hint::spin_loop();
+                // Only under a broken twin (one writer per mm, and an object belongs
+                // to one mm): an underflow being undone, or another mm's writer on
+                // an object a twin let two mms share. Wait for the count, but give
+                // up as the drain below does: a twin never hangs a run.
+                if round % 1024 == 1023 {
+                    let t0 = *since.get_or_insert_with(std::time::Instant::now);
+                    if t0.elapsed() > TWIN_MAX_WAIT {
+                        return Entered::Refused;
+                    }
+                }
+                crate::sync::spin_wait(&mut round);
                 // Relaxed: as the load above.
-                old = self.refcnt.load(Ordering::Relaxed);
+                old = self.line.refcnt.load(Ordering::Relaxed);
                 continue;
             }
             // Acquire: pairs with readers' Release in `end_read`.
-            match self.refcnt.compare_exchange_weak(
+            match self.line.refcnt.compare_exchange_weak(
                 old,
                 old + VMA_LOCK_OFFSET,
                 Ordering::Acquire,
@@ -523,7 +595,7 @@ impl Vma {
         // accesses happen before whatever the writer does next. `>`, not `!=`: in the
         // correct protocol the count never goes below the target; a broken twin's
         // stolen reference may, and must not hang the writer.
-        while self.refcnt.load(Ordering::Acquire) > target {
+        while self.line.refcnt.load(Ordering::Acquire) > target {
             if mistake != Mistake::None && round % 1024 == 1023 {
                 // A twin's count may hold a reference no reader will drop (a
                 // store over a stale reader's increment): give up, never hang.
@@ -540,7 +612,9 @@ impl Vma {
     fn exit_locked(&self) {
         // Release: publishes `lock_seq` (and for detach, everything before) to the
         // next reader whose Acquire CAS sees the count without the offset.
-        self.refcnt.fetch_sub(VMA_LOCK_OFFSET, Ordering::Release);
+        self.line
+            .refcnt
+            .fetch_sub(VMA_LOCK_OFFSET, Ordering::Release);
     }
 
     /// The fault body and the oracle in one pass: read what a fault reads and check

@@ -15,17 +15,34 @@ pub struct VmaCache {
     pub sheaf_capacity: Option<u64>,
 }
 
-/// The sweep's parameters.
+/// One study of a sweep: the axes of one cross product.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Params {
-    /// Scheme names.
+pub struct StudyParams {
+    /// What it is for.
+    pub name: String,
+    /// Free policies.
     pub schemes: Vec<String>,
+    /// RCU flavours.
+    pub rcus: Vec<String>,
     /// Thread counts.
     pub threads: Vec<usize>,
     /// Churn percentages.
     pub churn_pct: Vec<f64>,
+    /// Churn kinds.
+    pub churn_kinds: Vec<String>,
     /// Skews.
     pub skews: Vec<String>,
+    /// Fault works.
+    pub fault_works: Vec<String>,
+}
+
+/// The sweep's parameters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Params {
+    /// The studies.
+    pub studies: Vec<StudyParams>,
+    /// Percentage of operations that are a process exit (models).
+    pub exits_pct: f64,
     /// Repetitions of every point.
     pub reps: u32,
     /// Measured seconds per run.
@@ -36,6 +53,10 @@ pub struct Params {
     pub mms: usize,
     /// Mappings per address space.
     pub slots: usize,
+    /// seize's batch size.
+    pub seize_batch: usize,
+    /// urcu-qsbr's operations between quiescent states.
+    pub qsbr_every: u32,
     /// Seed of repetition 0 (repetition `r` uses `seed + r`).
     pub seed: u64,
 }

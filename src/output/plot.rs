@@ -515,11 +515,11 @@ impl Data<'_> {
                     ),
                 ],
             });
-            let peak: Metric = &|r: &Row| r.peak_unreclaimed.map(|v| v as f64);
+            let peak: Metric = &|r: &Row| r.peak_waiting_bytes.map(|v| v as f64);
             figs.push(Figure {
                 file: format!("peak_unreclaimed_{skew}.svg"),
                 title: format!(
-                    "Peak removed-but-not-freed VMAs against threads, {skew} skew (log){}{kernel_note}",
+                    "Peak bytes waiting to be reclaimed against threads, {skew} skew (log){}{kernel_note}",
                     no_churn_note
                 ),
                 panels: self
@@ -529,7 +529,7 @@ impl Data<'_> {
                     .map(|&c| {
                         self.thread_panel(
                             format!("churn {}", churn_label(c)),
-                            "objects (log scale)",
+                            "bytes (log scale)",
                             true,
                             self.over_threads(skew, c, peak, true),
                         )
@@ -537,12 +537,12 @@ impl Data<'_> {
                     .collect(),
             });
         }
-        let free: Metric = &|r: &Row| r.free_calls_per_unmap;
+        let free: Metric = &|r: &Row| r.vma_call_rcu_per_unmap;
         let uniform = self.skews.first().cloned().unwrap_or_default();
         figs.push(Figure {
             file: "free_calls_per_unmap.svg".into(),
             title: format!(
-                "Deferred-free calls per unmap against churn, {uniform} skew (log){}{kernel_note}",
+                "Deferred VMA frees (call_rcu) per unmap against churn, {uniform} skew (log){}{kernel_note}",
                 no_churn_note
             ),
             panels: self

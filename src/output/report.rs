@@ -97,20 +97,37 @@ pub fn findings(d: &Data<'_>) -> Vec<String> {
     out
 }
 
+/// The typesafe and deferred labels over the same flavour (the first flavour
+/// both were run over; `typesafe` and `deferred` alone where rows name none).
+fn pair(d: &Data<'_>) -> (String, String) {
+    d.schemes
+        .iter()
+        .filter_map(|s| s.strip_prefix("typesafe"))
+        .find(|rest| d.schemes.contains(&format!("deferred{rest}")))
+        .map_or(("typesafe".into(), "deferred".into()), |rest| {
+            (format!("typesafe{rest}"), format!("deferred{rest}"))
+        })
+}
+
 /// The sentences about one origin's rows.
 fn host_findings(d: &Data<'_>, host: &str, out: &mut Vec<String>) {
     let uniform = d.skews.first().map_or("uniform", String::as_str);
     let top = d.churn.last().copied().unwrap_or(0);
     let t = d.threads_at_cores();
     let plural = |n: usize| if n == 1 { "" } else { "s" };
+    // typesafe and deferred over the same flavour: the kernel after and before
+    // the patch.
+    let (ts_label, def_label) = pair(d);
+    let (ts_label, def_label) = (ts_label.as_str(), def_label.as_str());
     let per_k = |s: &str| {
-        summarize(d.at(host, uniform, top, t, s), |r| r.free_calls_per_unmap)
+        summarize(d.at(host, uniform, top, t, s), |r| r.vma_call_rcu_per_unmap)
             .map(|x| x.median * 1000.0)
     };
-    if let (Some(ts), Some(rcu), true) = (per_k("typesafe"), per_k("rcu-epoch"), top > 0) {
+    if let (Some(ts), Some(rcu), true) = (per_k(ts_label), per_k(def_label), top > 0) {
         out.push(format!(
-            "At {} churn and {t} thread{}, typesafe made {ts:.0} free calls per 1000 unmaps against \
-             rcu-epoch's {rcu:.0} (medians over repetitions): it saved {:.0} per thousand unmaps.",
+            "At {} churn and {t} thread{}, {ts_label} made {ts:.0} deferred VMA frees per 1000 \
+             unmaps against {def_label}'s {rcu:.0} (medians over repetitions): it saved {:.0} per \
+             thousand unmaps.",
             churn_label(top),
             plural(t),
             rcu - ts
@@ -118,8 +135,10 @@ fn host_findings(d: &Data<'_>, host: &str, out: &mut Vec<String>) {
     }
     if let Some(&t1) = d.threads.first() {
         if let Some(leak) = median_fps(d, host, uniform, 0, t1, "leak").filter(|&l| l > 0.0) {
-            let parts: Vec<String> = ["typesafe", "rcu-epoch", "rcu-seize", "hazard", "rwlock"]
+            let parts: Vec<String> = d
+                .schemes
                 .iter()
+                .filter(|s| *s != "leak" && *s != "linux")
                 .filter_map(|s| {
                     median_fps(d, host, uniform, 0, t1, s).map(|v| format!("{s} {:.2}x", v / leak))
                 })
@@ -139,7 +158,7 @@ fn host_findings(d: &Data<'_>, host: &str, out: &mut Vec<String>) {
         if let (Some(a), Some(b), Some(ts), true) = (
             median_fps(d, host, uniform, c, t1, "rwlock"),
             median_fps(d, host, uniform, c, t, "rwlock"),
-            median_fps(d, host, uniform, c, t, "typesafe"),
+            median_fps(d, host, uniform, c, t, ts_label),
             t > t1,
         ) {
             let how = if b < a {
@@ -149,7 +168,7 @@ fn host_findings(d: &Data<'_>, host: &str, out: &mut Vec<String>) {
             };
             out.push(format!(
                 "{how}: at {} churn rwlock's median goes from {:.2} M faults/s at {t1} thread{} to \
-                 {:.2} at {t} threads, where typesafe makes {:.2}{}.",
+                 {:.2} at {t} threads, where {ts_label} makes {:.2}{}.",
                 churn_label(c),
                 a / 1e6,
                 plural(t1),
@@ -165,12 +184,12 @@ fn host_findings(d: &Data<'_>, host: &str, out: &mut Vec<String>) {
     }
     if d.skews.iter().any(|s| s == "hot") {
         if let (Some(u), Some(h)) = (
-            median_fps(d, host, uniform, 0, t, "typesafe").filter(|&u| u > 0.0),
-            median_fps(d, host, "hot", 0, t, "typesafe"),
+            median_fps(d, host, uniform, 0, t, ts_label).filter(|&u| u > 0.0),
+            median_fps(d, host, "hot", 0, t, ts_label),
         ) {
             out.push(format!(
-                "Hot skew: read-only typesafe at {t} thread{} makes {:.2} M faults/s (median), {:.2}x \
-                 its {uniform} {:.2}.",
+                "Hot skew: read-only {ts_label} at {t} thread{} makes {:.2} M faults/s (median), \
+                 {:.2}x its {uniform} {:.2}.",
                 plural(t),
                 h / 1e6,
                 h / u,
@@ -180,26 +199,26 @@ fn host_findings(d: &Data<'_>, host: &str, out: &mut Vec<String>) {
     }
     let peak = |s: &str, th: usize| {
         summarize(d.at(host, uniform, top, th, s), |r| {
-            r.peak_unreclaimed.map(|v| v as f64)
+            r.peak_waiting_bytes.map(|v| v as f64)
         })
         .map(|x| x.median)
     };
     if let (Some(&tmax), true) = (d.threads.last(), top > 0) {
         if tmax > t {
-            if let (Some(a), Some(b)) = (peak("rcu-epoch", t), peak("rcu-epoch", tmax)) {
+            if let (Some(a), Some(b)) = (peak(def_label, t), peak(def_label, tmax)) {
                 let how = if b > a {
                     "Oversubscription delays grace periods"
                 } else {
                     "Oversubscription"
                 };
                 out.push(format!(
-                    "{how}: at {} churn the median peak of rcu-epoch's removed-but-not-freed VMAs is \
-                     {} at {t} thread{} and {} at {tmax}; typesafe's is {}.",
+                    "{how}: at {} churn the median peak of {def_label}'s bytes waiting to be \
+                     reclaimed is {} at {t} thread{} and {} at {tmax}; {ts_label}'s is {}.",
                     churn_label(top),
                     format_number(a),
                     plural(t),
                     format_number(b),
-                    peak("typesafe", tmax).map_or("-".into(), format_number)
+                    peak(ts_label, tmax).map_or("-".into(), format_number)
                 ));
             }
         }
@@ -282,10 +301,21 @@ fn meta_table(m: &Meta) -> String {
                 )
             }),
     );
-    row("schemes", p.schemes.join(", "));
-    row("threads", joined(&p.threads));
-    row("churn %", joined(&p.churn_pct));
-    row("skews", p.skews.join(", "));
+    for s in &p.studies {
+        row(
+            &format!("study {}", s.name),
+            format!(
+                "schemes {}; rcu {}; threads {}; churn % {}; kinds {}; skews {}; fault work {}",
+                s.schemes.join(", "),
+                s.rcus.join(", "),
+                joined(&s.threads),
+                joined(&s.churn_pct),
+                s.churn_kinds.join(", "),
+                s.skews.join(", "),
+                s.fault_works.join(", ")
+            ),
+        );
+    }
     row(
         "repetitions, duration, warm-up",
         format!(
@@ -359,7 +389,7 @@ fn summary_tables(d: &Data<'_>) -> String {
                     if !any {
                         continue;
                     }
-                    let free = median_over(d, host, skew, c, scheme, |r| r.free_calls_per_unmap)
+                    let free = median_over(d, host, skew, c, scheme, |r| r.vma_call_rcu_per_unmap)
                         .map_or("-".into(), |x| format!("{:.3}", x.median));
                     let wrong: u64 = d
                         .threads
@@ -456,7 +486,7 @@ mod tests {
         Row {
             faults: 1000,
             faults_per_sec: fps,
-            free_calls_per_unmap: free,
+            vma_call_rcu_per_unmap: free,
             ..Row::example(scheme, threads, churn)
         }
     }
@@ -472,7 +502,7 @@ mod tests {
                 row("rwlock", 1, 10.0, 50.0 * f, Some(1.0)),
                 row("rwlock", 2, 10.0, 20.0 * f, Some(1.0)),
                 row("typesafe", 2, 10.0, 80.0 * f, Some(0.0)),
-                row("rcu-epoch", 2, 10.0, 60.0 * f, Some(1.0)),
+                row("deferred", 2, 10.0, 60.0 * f, Some(1.0)),
             ]);
         }
         let meta = Meta {
@@ -485,7 +515,7 @@ mod tests {
         let has = |s: &str| f.iter().any(|x| x.contains(s));
         assert!(has("18 runs answered correctly"), "{f:?}");
         assert!(
-            has("At 10% churn and 2 threads, typesafe made 0 free calls per 1000 unmaps against rcu-epoch's 1000"),
+            has("At 10% churn and 2 threads, typesafe made 0 deferred VMA frees per 1000 unmaps against deferred's 1000"),
             "{f:?}"
         );
         assert!(has("typesafe 0.90x"), "{f:?}");
@@ -496,11 +526,11 @@ mod tests {
         assert!(has("100.0% with threads <= cores"), "{f:?}");
         assert!(!has("real kernel") && !has("Hot skew"), "{f:?}");
 
-        // Without rcu-epoch, no free-call comparison; a wrong answer is counted.
-        rows.retain(|r| r.scheme != "rcu-epoch");
+        // Without deferred, no free-call comparison; a wrong answer is counted.
+        rows.retain(|r| r.scheme != "deferred");
         rows[0].wrong = 2;
         let f = findings(&Data::new(&rows, &[meta]));
-        assert!(!f.iter().any(|x| x.contains("free calls")), "{f:?}");
+        assert!(!f.iter().any(|x| x.contains("VMA frees")), "{f:?}");
         assert!(
             f[0].starts_with("2 wrong answers in 1 of 15 runs, from: leak"),
             "{f:?}"

@@ -6,23 +6,33 @@ use serde::{Deserialize, Serialize};
 
 /// One CSV row: the only definition of the columns.
 ///
-/// Columns a scheme cannot observe are empty, not 0: the free-path counts of the
-/// real kernel (`linux`), and the kernel's counts for the models.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Every parameter that changes the work is a column (and part of a point's
+/// key). Columns a scheme cannot observe are empty, not 0: the free-path counts
+/// of the real kernel (`linux`), and the kernel's counts for the models.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     /// Identifies the run: `<sweep start, unix seconds>-<index in the sweep>`, or
     /// `run-<start>` for a single run.
     pub run_id: String,
     /// The machine that ran it (sweeps from several machines are told apart by it).
     pub host: String,
-    /// Scheme name.
+    /// The free policy (`rwlock`, `deferred`, `typesafe`, `hazard`, `leak`,
+    /// `linux`, or a broken twin's name).
     pub scheme: String,
+    /// The RCU flavour (`epoch`, `seize`, `urcu-memb`, `urcu-qsbr`), or `none`.
+    pub rcu: String,
     /// Worker threads.
     pub threads: usize,
-    /// Percentage of operations that replace a mapping.
+    /// Percentage of operations that change a mapping.
     pub churn_pct: f64,
-    /// `uniform` or `hot`.
+    /// How churn changes a mapping: `replace` (`MAP_FIXED`) or `unmap-map`.
+    pub churn_kind: String,
+    /// Percentage of operations that are a process exit.
+    pub exits_pct: f64,
+    /// `uniform`, `hot` or `private`.
     pub skew: String,
+    /// What a fault does besides its lookup: `light` or `page` (clears 4 KiB).
+    pub fault_work: String,
     /// Address spaces (always 1 for `linux`: one process is one mm).
     pub mms: usize,
     /// Mappings per address space.
@@ -31,15 +41,36 @@ pub struct Row {
     pub seed: u64,
     /// Yields between find and lock (adversarial runs only; 0 normally).
     pub widen: u32,
+    /// seize's batch size (recorded for every run; used by `seize` runs).
+    pub seize_batch: usize,
+    /// urcu-qsbr: operations between quiescent states (used by `urcu-qsbr` runs).
+    pub qsbr_every: u32,
     /// Repetition of this point within a sweep (0 for a single run).
     pub rep: u32,
     /// When the run started, seconds since the Unix epoch.
     pub started_unix: u64,
+    /// Unmeasured seconds before the measured phase.
+    pub warmup_s: f64,
+    /// The requested measured seconds (empty for a run limited by faults).
+    pub requested_s: Option<f64>,
+    /// The requested fault operations (empty for a run limited by time).
+    pub requested_faults: Option<u64>,
     /// Measured seconds (warm-up excluded).
     pub duration_s: f64,
-    /// Faults made.
+    /// Workers that took part in the measured phase.
+    pub joined: usize,
+    /// Whether the run is a measurement: every worker took part in the measured
+    /// phase and faults were served. Invalid rows are kept out of every figure.
+    pub valid: bool,
+    /// Whether the measured time overran the requested time by more than 2x (a
+    /// busy machine): kept, but flagged.
+    pub overran: bool,
+    /// Faults served (the fault body ran on a VMA).
     pub faults: u64,
-    /// Faults per second over `duration_s`.
+    /// Faults answered "no mapping" (between a munmap and its mmap): never
+    /// counted as served.
+    pub segv: u64,
+    /// Faults served per second over `duration_s`.
     pub faults_per_sec: f64,
     /// Faults served under the per-VMA lock.
     pub lock_success: Option<u64>,
@@ -47,26 +78,46 @@ pub struct Row {
     pub lock_abort: Option<u64>,
     /// VMAs found detached and looked up again.
     pub lock_miss: Option<u64>,
-    /// Faults served under the mm-wide lock.
+    /// Faults that took `mmap_lock` for read.
     pub fallbacks: Option<u64>,
     /// Mappings created.
     pub maps: u64,
     /// Mappings removed.
     pub unmaps: u64,
-    /// Deferred-free registrations.
-    pub free_calls: Option<u64>,
-    /// Free calls per removed mapping (empty when nothing was removed).
-    pub free_calls_per_unmap: Option<f64>,
-    /// Objects whose memory became reusable.
-    pub freed: Option<u64>,
-    /// Allocations served by a previously used object before any grace period.
+    /// Index nodes replaced by a store.
+    pub nodes_replaced: Option<u64>,
+    /// Deferred frees of VMAs (`call_rcu`, `defer`, `retire`), at the call site.
+    pub vma_call_rcu: Option<u64>,
+    /// Deferred frees of index nodes, at the call site.
+    pub node_call_rcu: Option<u64>,
+    /// Deferred releases of emptied typesafe slabs, at the call site.
+    pub slab_call_rcu: Option<u64>,
+    /// VMAs freed into their cache at once.
+    pub vma_freed_now: Option<u64>,
+    /// Index nodes freed into their cache at once.
+    pub node_freed_now: Option<u64>,
+    /// `vma_call_rcu` per removed mapping (empty when nothing was removed).
+    pub vma_call_rcu_per_unmap: Option<f64>,
+    /// `node_call_rcu` per removed mapping.
+    pub node_call_rcu_per_unmap: Option<f64>,
+    /// `slab_call_rcu` per removed mapping.
+    pub slab_call_rcu_per_unmap: Option<f64>,
+    /// VMA allocations served by an object freed without a grace period.
     pub reused: Option<u64>,
-    /// Peak removed-but-not-freed objects (sampled every millisecond).
-    pub peak_unreclaimed: Option<u64>,
-    /// Mean removed-but-not-freed objects over the samples.
-    pub mean_unreclaimed: Option<f64>,
-    /// Faults that ran on a VMA that was not the caller's mapping of the address
-    /// (`linux`: writes that found their page already populated).
+    /// Peak removed VMAs waiting to be reclaimed (sampled every millisecond).
+    pub peak_waiting_vmas: Option<u64>,
+    /// Peak replaced nodes waiting.
+    pub peak_waiting_nodes: Option<u64>,
+    /// Peak emptied typesafe slabs waiting for their grace period.
+    pub peak_waiting_slabs: Option<u64>,
+    /// Peak bytes waiting in one sample (objects times their size, slabs times
+    /// the page size).
+    pub peak_waiting_bytes: Option<u64>,
+    /// Mean bytes waiting over the samples.
+    pub mean_waiting_bytes: Option<f64>,
+    /// Faults that ran on a VMA that was not the caller's mapping of the address,
+    /// or answered "no mapping" where there was one (`linux`: writes that found
+    /// their page already populated).
     pub wrong: u64,
     /// Broken-twin failures caught without a wrong answer: refcount underflows
     /// and touches of a freed mm (always 0 for a correct scheme and for `linux`).
@@ -82,42 +133,35 @@ pub struct Row {
 }
 
 impl Row {
-    /// A row of zeros and empty cells for `scheme` at one point (for tests, and to
-    /// derive the header).
+    /// A valid row of zeros and empty cells for `scheme` (a label:
+    /// `policy/flavour` or the policy) at one point (for tests, and to derive
+    /// the header).
     pub fn example(scheme: &str, threads: usize, churn_pct: f64) -> Row {
+        let (policy, rcu) = scheme.split_once('/').unwrap_or((scheme, "none"));
         Row {
-            run_id: String::new(),
             host: "example".into(),
-            scheme: scheme.into(),
+            scheme: policy.into(),
+            rcu: rcu.into(),
             threads,
             churn_pct,
+            churn_kind: "replace".into(),
             skew: "uniform".into(),
+            fault_work: "light".into(),
             mms: 1,
             slots: 1,
-            seed: 0,
-            widen: 0,
-            rep: 0,
-            started_unix: 0,
-            duration_s: 0.0,
-            faults: 0,
-            faults_per_sec: 0.0,
-            lock_success: None,
-            lock_abort: None,
-            lock_miss: None,
-            fallbacks: None,
-            maps: 0,
-            unmaps: 0,
-            free_calls: None,
-            free_calls_per_unmap: None,
-            freed: None,
-            reused: None,
-            peak_unreclaimed: None,
-            mean_unreclaimed: None,
-            wrong: 0,
-            errors: 0,
-            kernel_minflt: None,
-            slab_objects_before: None,
-            slab_objects_after: None,
+            joined: threads,
+            valid: true,
+            ..Row::default()
+        }
+    }
+
+    /// `scheme/rcu`, or the scheme alone when it uses no flavour: how plots and
+    /// tables name a scheme.
+    pub fn label(&self) -> String {
+        if self.rcu == "none" || self.rcu.is_empty() {
+            self.scheme.clone()
+        } else {
+            format!("{}/{}", self.scheme, self.rcu)
         }
     }
 

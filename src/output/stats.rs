@@ -25,7 +25,7 @@ pub struct Key {
     pub churn_milli: u64,
     /// Threads.
     pub threads: usize,
-    /// Scheme.
+    /// Scheme label (`policy/flavour`, or the policy).
     pub scheme: String,
 }
 
@@ -39,7 +39,7 @@ impl Key {
             skew: row.skew.clone(),
             churn_milli: (row.churn_pct * 1000.0).round() as u64,
             threads: row.threads,
-            scheme: row.scheme.clone(),
+            scheme: row.label(),
         }
     }
 
@@ -120,6 +120,59 @@ pub fn per_fault(count: Option<u64>, r: &Row) -> Option<f64> {
     (r.faults > 0).then_some(count? as f64 / r.faults as f64)
 }
 
+/// What a row's point shares with every other row of its series besides the
+/// axes: address spaces and mappings, churn kind, fault work, exits.
+#[derive(Clone, Debug, PartialEq)]
+struct Setup {
+    mms: usize,
+    slots: usize,
+    churn_kind: String,
+    fault_work: String,
+    exits_pct: f64,
+}
+
+impl Eq for Setup {}
+
+impl PartialOrd for Setup {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for Setup {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.mms, self.slots, &self.churn_kind, &self.fault_work)
+            .cmp(&(o.mms, o.slots, &o.churn_kind, &o.fault_work))
+            .then(self.exits_pct.total_cmp(&o.exits_pct))
+    }
+}
+
+impl Setup {
+    fn of(r: &Row) -> Setup {
+        Setup {
+            mms: r.mms,
+            slots: r.slots,
+            churn_kind: r.churn_kind.clone(),
+            fault_work: r.fault_work.clone(),
+            exits_pct: r.exits_pct,
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut s = format!("{} mms, {} slots", self.mms, self.slots);
+        if !self.churn_kind.is_empty() && self.churn_kind != "replace" {
+            s += &format!(", {}", self.churn_kind);
+        }
+        if self.fault_work != "light" && !self.fault_work.is_empty() {
+            s += &format!(", {} work", self.fault_work);
+        }
+        if self.exits_pct > 0.0 {
+            s += &format!(", exits {}%", self.exits_pct);
+        }
+        s
+    }
+}
+
 /// What the figures are drawn from.
 pub struct Data<'a> {
     rows: &'a [Row],
@@ -152,12 +205,12 @@ pub struct Data<'a> {
 impl<'a> Data<'a> {
     /// Group `rows`; `metas` give the cores of their hosts.
     pub fn new(rows: &'a [Row], metas: &[Meta]) -> Data<'a> {
-        let mut setups: BTreeMap<(&str, &str), BTreeSet<(usize, usize)>> = BTreeMap::new();
+        let mut setups: BTreeMap<(&str, String), BTreeSet<Setup>> = BTreeMap::new();
         for r in rows {
             setups
-                .entry((r.host.as_str(), r.scheme.as_str()))
+                .entry((r.host.as_str(), r.label()))
                 .or_default()
-                .insert((r.mms, r.slots));
+                .insert(Setup::of(r));
         }
         let split: BTreeSet<&str> = setups
             .iter()
@@ -166,7 +219,7 @@ impl<'a> Data<'a> {
             .collect();
         let origin = |r: &Row| {
             if split.contains(r.host.as_str()) {
-                format!("{} [{} mms, {} slots]", r.host, r.mms, r.slots)
+                format!("{} [{}]", r.host, Setup::of(r).describe())
             } else {
                 r.host.clone()
             }
@@ -176,7 +229,7 @@ impl<'a> Data<'a> {
         let mut host_of = BTreeMap::new();
         for r in rows {
             let o = origin(r);
-            setup.insert((o.clone(), r.scheme.clone()), (r.mms, r.slots));
+            setup.insert((o.clone(), r.label()), (r.mms, r.slots));
             host_of.insert(o.clone(), r.host.clone());
             let key = Key {
                 host: o,
@@ -191,8 +244,8 @@ impl<'a> Data<'a> {
         let hosts = set(&|k| k.host.clone());
         let mut schemes: Vec<String> = Vec::new();
         for r in rows {
-            if !schemes.contains(&r.scheme) {
-                schemes.push(r.scheme.clone());
+            if !schemes.contains(&r.label()) {
+                schemes.push(r.label());
             }
         }
         let mut skews = set(&|k| k.skew.clone());

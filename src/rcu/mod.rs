@@ -172,6 +172,11 @@ pub unsafe trait Rcu: Send + Sync + Sized + 'static {
     /// The flavour's name (`--rcu`, the CSV's `rcu` column).
     const NAME: &'static str;
 
+    /// The ordering of a walk's loads inside a read section: Acquire, which
+    /// pairs with the Release that published each pointer; a flavour whose
+    /// library asks for more says so here.
+    const LOAD: std::sync::atomic::Ordering = std::sync::atomic::Ordering::Acquire;
+
     /// A registered thread (`rcu_register_thread`); dropping it unregisters.
     type Thread<'a>
     where

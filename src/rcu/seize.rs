@@ -65,6 +65,10 @@ unsafe fn reclaim<T: Deferrable>(ptr: *mut T, _collector: &Collector) {
 // every batch still held.
 unsafe impl Rcu for Seize {
     const NAME: &'static str = "seize";
+    /// SeqCst, as seize's `Guard::protect` loads: paired with the light barrier
+    /// of `enter`, such loads see the new value of a pointer retired while the
+    /// thread was inactive (the same instruction as Acquire on x86).
+    const LOAD: std::sync::atomic::Ordering = std::sync::atomic::Ordering::SeqCst;
     type Thread<'a> = SeizeThread<'a>;
     type Read<'a> = LocalGuard<'a>;
 

@@ -1,9 +1,14 @@
 //! The driver: one run of one scheme at one point (threads, churn, skew).
 //!
 //! Workers run on a rayon pool of exactly `threads` threads (`broadcast` gives
-//! each its index), are released together by a barrier, and stop on a shared flag.
-//! The calling thread samples the per-thread counters while they run, for the
-//! unreclaimed-object figures and the stop conditions.
+//! each its index), are released together by a barrier, and stop on a shared
+//! flag. After the warm-up the calling thread opens the measured phase; each
+//! worker takes its own snapshot when it first sees it, so its measured window
+//! is exact, and reports that it has joined. The time limit counts only once
+//! every worker has joined: a run in which some worker never took part in the
+//! measured phase (starved by the machine) is not a measurement, and says so
+//! ([`RunResult::joined`]). The calling thread samples the counters while the
+//! workers run, for the memory-waiting figures and the stop conditions.
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Barrier;
@@ -11,29 +16,37 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-use crate::model::counters::{freed_here, Counters, Totals};
+use crate::model::counters::{Counters, Totals};
+use crate::model::index::Node;
 use crate::model::lookup::{Edge, VmaLookup};
 use crate::model::mm::MapKind;
+use crate::model::page::PAGE_SIZE;
+use crate::model::vma::Vma;
 use crate::rng::Rng;
 
-/// Which mappings faults go to.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// Which mappings faults (and churn) go to.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Skew {
     /// Uniform over every mapping of every mm.
     Uniform,
     /// Every fault goes to one mapping per mm (slot 0): one refcount, many readers.
     Hot,
+    /// Each worker faults and churns only in the mappings it owns (slot `k` is
+    /// worker `k % threads`'s), as will-it-scale's page_fault tests and mmtests'
+    /// pft do: the benchmarks behind the kernel patch's figures.
+    Private,
 }
 
 impl Skew {
     /// Every skew.
-    pub const ALL: [Skew; 2] = [Skew::Uniform, Skew::Hot];
+    pub const ALL: [Skew; 3] = [Skew::Uniform, Skew::Hot, Skew::Private];
 
     /// Its name in the CSV and on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Skew::Uniform => "uniform",
             Skew::Hot => "hot",
+            Skew::Private => "private",
         }
     }
 
@@ -43,12 +56,43 @@ impl Skew {
     }
 }
 
+/// How churn changes a mapping.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChurnKind {
+    /// `mmap(MAP_FIXED)` over the whole mapping: the range is never unmapped, and
+    /// the index stores in place (an exact fit).
+    Replace,
+    /// `munmap`, then `mmap` of the range (two `mmap_lock` write cycles), as
+    /// will-it-scale's mmap tests and most programs do: between the two a fault
+    /// there finds no mapping, and each store rebuilds an index node.
+    UnmapMap,
+}
+
+impl ChurnKind {
+    /// Every kind.
+    pub const ALL: [ChurnKind; 2] = [ChurnKind::Replace, ChurnKind::UnmapMap];
+
+    /// Its name in the CSV and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChurnKind::Replace => "replace",
+            ChurnKind::UnmapMap => "unmap-map",
+        }
+    }
+
+    /// The kind with this name.
+    pub fn parse(s: &str) -> Option<ChurnKind> {
+        ChurnKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
 /// When a run stops (the first condition met).
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub struct Limit {
-    /// Measured time.
+    /// Measured time, counted from when every worker has joined the measured phase.
     pub time: Option<Duration>,
-    /// Total faults.
+    /// Fault operations in the measured phase, exactly: split into per-worker
+    /// quotas (each worker stops at its own).
     pub faults: Option<u64>,
     /// Stop at the first wrong answer or error (for detecting broken twins).
     pub first_wrong: bool,
@@ -82,12 +126,21 @@ impl Limit {
         }
     }
 
-    /// Run until `n` faults were made.
+    /// Make exactly `n` fault operations.
     pub fn faults(n: u64) -> Self {
         Limit {
             faults: Some(n),
             ..Limit::NONE
         }
+    }
+
+    /// Worker `i`'s share of the fault quota (the first `n % threads` workers take
+    /// one more), if there is one.
+    fn fault_quota(&self, i: usize, threads: usize) -> Option<u64> {
+        self.faults.map(|n| {
+            let t = threads as u64;
+            n / t + u64::from((i as u64) < n % t)
+        })
     }
 }
 
@@ -96,10 +149,13 @@ impl Limit {
 pub struct RunConfig {
     /// Worker threads (the rayon pool's size).
     pub threads: usize,
-    /// Percentage of operations that replace a mapping (munmap + mmap).
+    /// Percentage of operations that change a mapping ([`ChurnKind`]).
     pub churn_pct: f64,
+    /// How churn changes a mapping.
+    pub churn_kind: ChurnKind,
     /// Percentage of operations that are a process exit (every VMA of an mm
     /// detached and freed, then the mm) followed by a new mm in its place.
+    /// `churn_pct + exits_pct <= 100`.
     pub exits_pct: f64,
     /// When to stop measuring.
     pub limit: Limit,
@@ -111,23 +167,49 @@ pub struct RunConfig {
     pub seed: u64,
 }
 
+/// Memory waiting to be reclaimed, by kind of object.
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+pub struct Waiting {
+    /// Removed VMAs not yet back in their cache.
+    pub vmas: u64,
+    /// Replaced index nodes not yet back in their cache.
+    pub nodes: u64,
+    /// Emptied typesafe slabs whose page waits for a grace period.
+    pub slabs: u64,
+}
+
+impl Waiting {
+    /// Bytes: objects times their size, slabs times the page size.
+    pub fn bytes(&self) -> u64 {
+        self.vmas * std::mem::size_of::<Vma>() as u64
+            + self.nodes * std::mem::size_of::<Node>() as u64
+            + self.slabs * PAGE_SIZE as u64
+    }
+}
+
 /// What one run measured.
 #[derive(Clone, Debug)]
 pub struct RunResult {
     /// Counters summed over threads, over the measured interval.
     pub totals: Totals,
-    /// The measured interval: from the end of warm-up until the last worker stopped.
+    /// The measured interval: from the first worker's start of measuring until
+    /// the last worker stopped.
     pub elapsed: Duration,
-    /// Most removed-but-not-freed objects seen by the sampler.
-    pub peak_unreclaimed: u64,
-    /// Mean of the sampled removed-but-not-freed objects.
-    pub mean_unreclaimed: f64,
+    /// Workers that took part in the measured phase (a valid run: all of them).
+    pub joined: usize,
+    /// The most memory waiting to be reclaimed in any sample, per kind (each kind
+    /// at its own peak).
+    pub peak_waiting: Waiting,
+    /// The most bytes waiting in any one sample.
+    pub peak_waiting_bytes: u64,
+    /// Mean bytes waiting over the samples.
+    pub mean_waiting_bytes: f64,
     /// How many samples the sampler took.
     pub samples: u64,
 }
 
 impl RunResult {
-    /// Faults per second over the measured interval.
+    /// Faults served per second over the measured interval.
     pub fn faults_per_sec(&self) -> f64 {
         self.totals.faults as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
@@ -140,10 +222,75 @@ const STOP: u8 = 2;
 /// The sampler's period.
 const SAMPLE_EVERY: Duration = Duration::from_millis(1);
 
-/// Run `lookup` at `cfg`. Panics only on a rayon pool that cannot be built.
+/// How long the sampler waits for every worker to join the measured phase
+/// beyond the time limit before it stops the run anyway (and the run says that
+/// not every worker took part).
+const JOIN_GRACE: Duration = Duration::from_secs(10);
+
+/// Memory waiting now: what the workers removed, less what went back at once
+/// and what the caches' callbacks freed.
+fn waiting(t: &Totals, lookup: &impl VmaLookup) -> Option<Waiting> {
+    let r = lookup.reclaimed()?;
+    Some(Waiting {
+        vmas: t
+            .unmaps
+            .saturating_sub(t.vma_freed_now)
+            .saturating_sub(r.vmas_after_gp),
+        nodes: t
+            .nodes_replaced
+            .saturating_sub(t.node_freed_now)
+            .saturating_sub(r.nodes_after_gp),
+        slabs: t.slab_call_rcu.saturating_sub(r.slabs_after_gp),
+    })
+}
+
+/// Which slot an operation of worker `i` of `threads` goes to.
+#[derive(Copy, Clone)]
+struct Slots {
+    skew: Skew,
+    slots: u64,
+    i: u64,
+    threads: u64,
+}
+
+impl Slots {
+    /// A slot for churn (uniform, or the worker's own under `private`).
+    #[inline]
+    fn churn(&self, rng: &mut Rng) -> usize {
+        match self.skew {
+            Skew::Private => self.own(rng),
+            Skew::Uniform | Skew::Hot => rng.below(self.slots) as usize,
+        }
+    }
+
+    /// A slot for a fault.
+    #[inline]
+    fn fault(&self, rng: &mut Rng) -> usize {
+        match self.skew {
+            Skew::Uniform => rng.below(self.slots) as usize,
+            Skew::Hot => 0,
+            Skew::Private => self.own(rng),
+        }
+    }
+
+    /// One of the worker's own slots: `i`, `i + threads`, ... (`slots >= threads`).
+    #[inline]
+    fn own(&self, rng: &mut Rng) -> usize {
+        let mine = (self.slots - self.i).div_ceil(self.threads);
+        (self.i + rng.below(mine) * self.threads) as usize
+    }
+}
+
+/// Run `lookup` at `cfg`. Panics only on a rayon pool that cannot be built, or
+/// on a config the caller should have refused (no threads; `private` skew with
+/// fewer slots than threads).
 pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
     assert!(cfg.threads > 0, "validated by the caller");
     let layout = lookup.layout();
+    assert!(
+        cfg.skew != Skew::Private || layout.slots >= cfg.threads,
+        "validated by the caller: a private slot per worker"
+    );
     let counters: Vec<CachePadded<Counters>> = (0..cfg.threads)
         .map(|_| CachePadded::new(Counters::default()))
         .collect();
@@ -155,10 +302,11 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
     } else {
         WARMUP
     });
+    let joined = AtomicUsize::new(0);
     let finished = AtomicUsize::new(0);
     let barrier = Barrier::new(cfg.threads + 1);
     // pct / 100 of the u64 range: `next_u64() < threshold` with that chance. One
-    // draw decides: below `exits` an exit, below `threshold` a replace, else a fault.
+    // draw decides: below `exits` an exit, below `threshold` churn, else a fault.
     let share = |pct: f64| (pct.clamp(0.0, 100.0) / 100.0 * u64::MAX as f64) as u64;
     let exits = share(cfg.exits_pct);
     let threshold = exits.saturating_add(share(cfg.churn_pct));
@@ -168,17 +316,24 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
         .build()
         .expect("building the worker pool");
 
-    let worker = |i: usize| -> (Totals, Instant) {
+    let worker = |i: usize| -> Option<(Totals, Instant, Instant)> {
         let c = &*counters[i];
         let mut h = lookup.handle(i);
         let mut rng = Rng::new(cfg.seed, i as u64);
-        let freed_base = freed_here();
         let mms = layout.mms as u64;
-        let slots = layout.slots as u64;
+        let slots = Slots {
+            skew: cfg.skew,
+            slots: layout.slots as u64,
+            i: i as u64,
+            threads: cfg.threads as u64,
+        };
         let mut seen = WARMUP;
         let mut base = Totals::default();
+        let mut start = Instant::now();
         let mut ops = 0u64;
-        let quota = cfg.limit.ops_per_thread.unwrap_or(u64::MAX);
+        let mut fault_ops = 0u64;
+        let ops_quota = cfg.limit.ops_per_thread.unwrap_or(u64::MAX);
+        let fault_quota = cfg.limit.fault_quota(i, cfg.threads).unwrap_or(u64::MAX);
         barrier.wait();
         loop {
             // Relaxed: a phase change only; no data is handed over through it.
@@ -189,9 +344,13 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
                 }
                 seen = now;
                 base = c.snapshot();
+                start = Instant::now();
                 ops = 0;
+                fault_ops = 0;
+                // Relaxed: a count the sampler polls; nothing is handed over.
+                joined.fetch_add(1, Ordering::Relaxed);
             }
-            if ops == quota && seen == MEASURE {
+            if seen == MEASURE && (ops == ops_quota || fault_ops == fault_quota) {
                 break;
             }
             ops += 1;
@@ -201,44 +360,43 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
             } else {
                 u64::MAX
             };
-            if draw < threshold {
-                if draw < exits {
-                    lookup.exit(&mut h, mm, c);
-                } else {
-                    let slot = rng.below(slots) as usize;
-                    let kind = if rng.next_u64() & 1 == 0 {
-                        MapKind::Fresh
-                    } else {
-                        MapKind::Copy
-                    };
-                    lookup.replace(&mut h, mm, slot, kind, c);
+            if draw < exits {
+                lookup.exit(&mut h, mm, c);
+            } else if draw < threshold {
+                let slot = slots.churn(&mut rng);
+                match cfg.churn_kind {
+                    ChurnKind::Replace => {
+                        let kind = if rng.next_u64() & 1 == 0 {
+                            MapKind::Fresh
+                        } else {
+                            MapKind::Copy
+                        };
+                        lookup.replace(&mut h, mm, slot, kind, c);
+                    }
+                    ChurnKind::UnmapMap => {
+                        lookup.unmap(&mut h, mm, slot, c);
+                        lookup.map(&mut h, mm, slot, c);
+                    }
                 }
             } else {
-                let slot = match cfg.skew {
-                    Skew::Uniform => rng.below(slots) as usize,
-                    Skew::Hot => 0,
-                };
+                fault_ops += 1;
+                let slot = slots.fault(&mut rng);
                 lookup.fault(&mut h, mm, layout.addr(slot, rng.next_u64()), c);
             }
-            c.freed.set(freed_here() - freed_base);
+            lookup.quiescent(&mut h);
         }
         let end = Instant::now();
-        // Frees that happen while the handle is dropped belong to this run too.
         drop(h);
-        c.freed.set(freed_here() - freed_base);
         // Relaxed: a count for the sampler's loop; the results travel by `join`.
         finished.fetch_add(1, Ordering::Relaxed);
-        if seen == WARMUP {
-            // Stopped before it saw the measuring phase (a very short run).
-            base = c.snapshot();
-        }
         let mut t = c.snapshot() - base;
         if cfg!(vma_bench_bare) {
             // Counters are off in this build (see `counters`): count operations,
             // which are faults in the read-only runs this build is meant for.
             t.faults = ops;
         }
-        (t, end)
+        // A worker that never saw the measured phase measured nothing.
+        (seen == MEASURE).then_some((t, start, end))
     };
 
     let sum = || {
@@ -270,19 +428,32 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
             phase.store(MEASURE, Ordering::Relaxed);
         }
         let base = sum();
-        let t0 = Instant::now();
-        let (mut peak, mut acc, mut samples) = (0u64, 0f64, 0u64);
+        let opened = Instant::now();
+        let mut all_joined: Option<Instant> = None;
+        let (mut peak, mut peak_bytes, mut acc, mut samples) =
+            (Waiting::default(), 0u64, 0f64, 0u64);
         loop {
             std::thread::sleep(SAMPLE_EVERY);
             let now = sum();
-            let unreclaimed = now.unmaps.saturating_sub(now.freed);
-            peak = peak.max(unreclaimed);
-            acc += unreclaimed as f64;
-            samples += 1;
+            if let Some(w) = waiting(&now, lookup) {
+                peak.vmas = peak.vmas.max(w.vmas);
+                peak.nodes = peak.nodes.max(w.nodes);
+                peak.slabs = peak.slabs.max(w.slabs);
+                peak_bytes = peak_bytes.max(w.bytes());
+                acc += w.bytes() as f64;
+                samples += 1;
+            }
+            // Relaxed: see the workers.
+            if all_joined.is_none() && joined.load(Ordering::Relaxed) == cfg.threads {
+                all_joined = Some(Instant::now());
+            }
             // Approximate (a snapshot of running threads): enough to decide to stop.
             let d = now - base;
-            let done = cfg.limit.time.is_some_and(|t| t0.elapsed() >= t)
-                || cfg.limit.faults.is_some_and(|n| d.faults >= n)
+            let timed_out = cfg.limit.time.is_some_and(|t| match all_joined {
+                Some(at) => at.elapsed() >= t,
+                None => opened.elapsed() >= t + JOIN_GRACE,
+            });
+            let done = timed_out
                 || (cfg.limit.first_wrong && (d.wrong > 0 || d.errors > 0))
                 // Relaxed: see the workers.
                 || finished.load(Ordering::Relaxed) == cfg.threads;
@@ -295,16 +466,24 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
         let ends = workers.join().expect("a worker panicked");
         lookup.measured(Edge::End);
         let mut totals = Totals::default();
-        let mut last = t0;
-        for (t, end) in ends {
+        let (mut first, mut last) = (None::<Instant>, None::<Instant>);
+        let mut took_part = 0;
+        for (t, start, end) in ends.into_iter().flatten() {
             totals += t;
-            last = last.max(end);
+            took_part += 1;
+            first = Some(first.map_or(start, |f| f.min(start)));
+            last = Some(last.map_or(end, |l| l.max(end)));
         }
         RunResult {
             totals,
-            elapsed: last.saturating_duration_since(t0),
-            peak_unreclaimed: peak,
-            mean_unreclaimed: if samples == 0 {
+            elapsed: match (first, last) {
+                (Some(f), Some(l)) => l.saturating_duration_since(f),
+                _ => Duration::ZERO,
+            },
+            joined: took_part,
+            peak_waiting: peak,
+            peak_waiting_bytes: peak_bytes,
+            mean_waiting_bytes: if samples == 0 {
                 0.0
             } else {
                 acc / samples as f64
@@ -312,4 +491,44 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
             samples,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_quotas_add_up_to_the_limit() {
+        for (n, threads) in [(1000, 3), (1, 4), (7, 7), (12, 5)] {
+            let l = Limit::faults(n);
+            let q: Vec<u64> = (0..threads)
+                .map(|i| l.fault_quota(i, threads).unwrap())
+                .collect();
+            assert_eq!(q.iter().sum::<u64>(), n, "{n} over {threads}: {q:?}");
+            assert!(q.iter().max().unwrap() - q.iter().min().unwrap() <= 1);
+        }
+    }
+
+    #[test]
+    fn private_slots_are_the_workers_own_and_cover_them_all() {
+        let mut rng = Rng::new(1, 0);
+        for (slots, threads) in [(8u64, 3u64), (5, 5), (64, 2)] {
+            let mut seen = vec![false; slots as usize];
+            for i in 0..threads {
+                let s = Slots {
+                    skew: Skew::Private,
+                    slots,
+                    i,
+                    threads,
+                };
+                for _ in 0..1000 {
+                    let k = s.fault(&mut rng);
+                    assert_eq!(k as u64 % threads, i, "slot {k} of worker {i}");
+                    assert!((k as u64) < slots);
+                    seen[k] = true;
+                }
+            }
+            assert!(seen.iter().all(|&x| x), "{slots} slots over {threads}");
+        }
+    }
 }

@@ -182,6 +182,18 @@ pub fn collect_meta(params: Params) -> Meta {
     }
 }
 
+/// The machine's memory in bytes (`MemTotal` in `/proc/meminfo`), where readable.
+pub fn mem_total_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_meminfo_total(&text)
+}
+
+fn parse_meminfo_total(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
 /// `vm.max_map_count`: the most mappings a process may have, where readable.
 pub fn max_map_count() -> Option<usize> {
     read_trimmed("/proc/sys/vm/max_map_count")?.parse().ok()
@@ -207,6 +219,13 @@ mod tests {
         let later = VmaLockStats { success: 15, ..s };
         assert_eq!(later.since(&s).success, 5);
         assert_eq!(parse_vmstat("nr_free_pages 5\nvma_lock_success 10\n"), None);
+    }
+
+    #[test]
+    fn parses_meminfo() {
+        let text = "MemTotal:       24576000 kB\nMemFree:        100 kB\n";
+        assert_eq!(parse_meminfo_total(text), Some(24_576_000 * 1024));
+        assert_eq!(parse_meminfo_total("MemFree: 1 kB\n"), None);
     }
 
     #[test]

@@ -412,8 +412,8 @@ impl Drop for LinuxHandle<'_> {
 impl VmaLookup for Linux {
     type Handle<'a> = LinuxHandle<'a>;
 
-    fn name(&self) -> &'static str {
-        "linux"
+    fn label(&self) -> String {
+        "linux".into()
     }
 
     fn layout(&self) -> Layout {
@@ -501,5 +501,34 @@ impl VmaLookup for Linux {
                 self.note_error(|| format!("linux: madvise(MADV_NOHUGEPAGE) failed: {e}"));
             }
         }
+    }
+
+    /// `munmap` of the slot's region, after this thread emptied its own written
+    /// pages there. Only under `private` skew (checked before the run): no other
+    /// thread writes the region while it is unmapped.
+    fn unmap<'a>(&'a self, h: &mut LinuxHandle<'a>, _mm: usize, slot: usize, c: &Counters) -> bool {
+        h.clear(slot);
+        if let Err(e) = self.area.unmap(slot) {
+            self.note_error(|| format!("linux: munmap of slot {slot} failed: {e}"));
+            return false;
+        }
+        c.unmaps.inc();
+        true
+    }
+
+    /// `mmap` of a new mapping over the slot's unmapped region, then
+    /// `MADV_NOHUGEPAGE` on it.
+    fn map<'a>(&'a self, _h: &mut LinuxHandle<'a>, _mm: usize, slot: usize, c: &Counters) -> bool {
+        if let Err(e) = self.area.map(slot) {
+            self.note_error(|| format!("linux: mmap of slot {slot} failed: {e}"));
+            return false;
+        }
+        c.maps.inc();
+        if self.nohugepage {
+            if let Err(e) = self.area.advise(slot, 0, PAGES, sys::Advice::NoHugePage) {
+                self.note_error(|| format!("linux: madvise(MADV_NOHUGEPAGE) failed: {e}"));
+            }
+        }
+        true
     }
 }

@@ -2,12 +2,18 @@
 //! [`RunSpec`] says what to run, [`run_spec`] runs it and returns what it
 //! [`Measured`], and `Row::new` turns that into the output layer's CSV row.
 
+use std::mem::size_of;
+
 use crate::error::Error;
 use crate::model::hook::Widen;
-use crate::model::mm::{Layout, Space};
+use crate::model::index::Node;
+use crate::model::mm::Layout;
 use crate::model::scheme::{Scheme, Visit};
+use crate::model::space::{FaultWork, Space};
+use crate::model::vma::Vma;
 use crate::output::row::Row;
-use crate::run::driver::{drive, RunConfig, RunResult};
+use crate::rcu::RcuSettings;
+use crate::run::driver::{drive, ChurnKind, RunConfig, RunResult, Skew};
 use crate::run::host::KernelSample;
 use crate::run::kernel::Linux;
 use crate::schemes::SchemeId;
@@ -15,12 +21,17 @@ use crate::schemes::SchemeId;
 /// Everything that defines one run.
 #[derive(Clone, Debug)]
 pub struct RunSpec {
-    /// The scheme.
+    /// The scheme (free policy and RCU flavour).
     pub scheme: SchemeId,
     /// Threads, churn, skew, limits, seed.
     pub config: RunConfig,
     /// Address spaces and mappings.
     pub layout: Layout,
+    /// What a fault does besides its lookup (the real kernel's always clears a
+    /// page: `linux` runs only with [`FaultWork::Page`]).
+    pub work: FaultWork,
+    /// The flavour's settings (recorded for every run).
+    pub settings: RcuSettings,
     /// Yields between find and lock (0: none; an adversarial setting for twins).
     pub widen: u32,
 }
@@ -35,6 +46,94 @@ pub struct Measured {
     pub kernel: Option<(KernelSample, KernelSample)>,
 }
 
+impl RunSpec {
+    /// Refuse what the model (or the real kernel) cannot run, naming the values,
+    /// before anything runs.
+    pub fn check(&self) -> Result<(), Error> {
+        let c = &self.config;
+        if c.churn_pct + c.exits_pct > 100.0 {
+            return Err(Error(format!(
+                "--churn {} with --exits {}: together more than 100% of the operations",
+                c.churn_pct, c.exits_pct
+            )));
+        }
+        if c.skew == Skew::Private && self.layout.slots < c.threads {
+            return Err(Error(format!(
+                "--skew private with --slots {} and --threads {}: each worker needs a slot of its own",
+                self.layout.slots, c.threads
+            )));
+        }
+        if let Some(f) = self.scheme.rcu {
+            if let Some(why) = f.missing() {
+                return Err(Error(format!("--rcu {}: {why}", f.name())));
+            }
+        }
+        if !self.scheme.is_kernel() {
+            return check_memory(self.layout);
+        }
+        if c.exits_pct != 0.0 {
+            return Err(Error(format!(
+                "--exits {}: the real kernel's process cannot exit (use 0 with linux)",
+                c.exits_pct
+            )));
+        }
+        if self.widen != 0 {
+            return Err(Error(format!(
+                "--widen {}: the real kernel's lookup cannot be widened (use 0 with linux)",
+                self.widen
+            )));
+        }
+        if self.work != FaultWork::Page {
+            return Err(Error(format!(
+                "--fault-work {}: every real fault clears a page (use page with linux)",
+                self.work.name()
+            )));
+        }
+        if c.churn_kind == ChurnKind::UnmapMap && c.churn_pct > 0.0 && c.skew != Skew::Private {
+            return Err(Error(format!(
+                "--churn-kind unmap-map with --skew {} on linux: another thread's write into \
+                 the unmapped range would be SIGSEGV (use --skew private)",
+                c.skew.name()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Bytes a model's layout needs at the least: every VMA and index node, and
+/// their slabs' pages (objects times their size; the caches' sheaves and the
+/// page allocator's arenas come on top).
+pub fn model_bytes(layout: Layout) -> u128 {
+    let vmas = layout.mms as u128 * layout.slots as u128;
+    let nodes = layout.mms as u128 * layout.shape().nodes() as u128;
+    vmas * size_of::<Vma>() as u128 + nodes * size_of::<Node>() as u128
+}
+
+/// Refuse a model layout whose objects alone would take more than half of the
+/// machine's memory (an allocation abort mid-run is never an answer).
+fn check_memory(layout: Layout) -> Result<(), Error> {
+    let need = model_bytes(layout);
+    let Some(have) = crate::run::host::mem_total_bytes() else {
+        return Ok(());
+    };
+    if need > u128::from(have) / 2 {
+        return Err(Error(format!(
+            "--mms {} with --slots {}: the model needs at least {} MiB, more than half of \
+             this machine's {} MiB",
+            layout.mms,
+            layout.slots,
+            need >> 20,
+            have >> 20
+        )));
+    }
+    Ok(())
+}
+
+/// `n / d`, empty when `d` is 0.
+fn per(n: u64, d: u64) -> Option<f64> {
+    (d > 0).then(|| n as f64 / d as f64)
+}
+
 impl Row {
     /// The row of `spec`'s run that measured `m`; `run_id`, `host`, `rep` and
     /// `started_unix` are the caller's. (Defined here, beside [`RunSpec`] and
@@ -42,23 +141,39 @@ impl Row {
     pub fn new(spec: &RunSpec, m: &Measured) -> Row {
         let r = &m.result;
         let t = &r.totals;
+        let c = &spec.config;
         let model = !spec.scheme.is_kernel();
         let seen = |v: u64| model.then_some(v);
+        let per_unmap = |v: u64| if model { per(v, t.unmaps) } else { None };
+        let requested_s = c.limit.time.map(|d| d.as_secs_f64());
         Row {
             run_id: String::new(),
             host: String::new(),
             scheme: spec.scheme.name().to_string(),
-            threads: spec.config.threads,
-            churn_pct: spec.config.churn_pct,
-            skew: spec.config.skew.name().to_string(),
+            rcu: spec.scheme.rcu_name().to_string(),
+            threads: c.threads,
+            churn_pct: c.churn_pct,
+            churn_kind: c.churn_kind.name().to_string(),
+            exits_pct: c.exits_pct,
+            skew: c.skew.name().to_string(),
+            fault_work: spec.work.name().to_string(),
             mms: spec.layout.mms,
             slots: spec.layout.slots,
-            seed: spec.config.seed,
+            seed: c.seed,
             widen: spec.widen,
+            seize_batch: spec.settings.seize_batch,
+            qsbr_every: spec.settings.qsbr_every,
             rep: 0,
             started_unix: 0,
+            warmup_s: c.warmup.as_secs_f64(),
+            requested_s,
+            requested_faults: c.limit.faults,
             duration_s: r.elapsed.as_secs_f64(),
+            joined: r.joined,
+            valid: r.joined == c.threads && t.faults > 0,
+            overran: requested_s.is_some_and(|s| r.elapsed.as_secs_f64() > 2.0 * s),
             faults: t.faults,
+            segv: t.segv,
             faults_per_sec: r.faults_per_sec(),
             lock_success: seen(t.lock_success),
             lock_abort: seen(t.lock_abort),
@@ -66,13 +181,21 @@ impl Row {
             fallbacks: seen(t.fallbacks),
             maps: t.maps,
             unmaps: t.unmaps,
-            free_calls: seen(t.free_calls),
-            free_calls_per_unmap: (model && t.unmaps > 0)
-                .then(|| t.free_calls as f64 / t.unmaps as f64),
-            freed: seen(t.freed),
+            nodes_replaced: seen(t.nodes_replaced),
+            vma_call_rcu: seen(t.vma_call_rcu),
+            node_call_rcu: seen(t.node_call_rcu),
+            slab_call_rcu: seen(t.slab_call_rcu),
+            vma_freed_now: seen(t.vma_freed_now),
+            node_freed_now: seen(t.node_freed_now),
+            vma_call_rcu_per_unmap: per_unmap(t.vma_call_rcu),
+            node_call_rcu_per_unmap: per_unmap(t.node_call_rcu),
+            slab_call_rcu_per_unmap: per_unmap(t.slab_call_rcu),
             reused: seen(t.reused),
-            peak_unreclaimed: seen(r.peak_unreclaimed),
-            mean_unreclaimed: model.then_some(r.mean_unreclaimed),
+            peak_waiting_vmas: seen(r.peak_waiting.vmas),
+            peak_waiting_nodes: seen(r.peak_waiting.nodes),
+            peak_waiting_slabs: seen(r.peak_waiting.slabs),
+            peak_waiting_bytes: seen(r.peak_waiting_bytes),
+            mean_waiting_bytes: model.then_some(r.mean_waiting_bytes),
             wrong: t.wrong,
             errors: t.errors,
             kernel_minflt: m.kernel.map(|(a, b)| b.minflt.saturating_sub(a.minflt)),
@@ -82,43 +205,32 @@ impl Row {
     }
 }
 
-/// Run `spec` and return what it measured. Fails with a one-line error only for
-/// `linux`: a system that cannot run it, a bad layout, or a system call that
-/// failed during the run.
+/// Run `spec` and return what it measured. Fails with a one-line error for a
+/// spec [`RunSpec::check`] refuses, and for `linux`: a system that cannot run
+/// it, a bad layout, or a system call that failed during the run.
 pub fn run_spec(spec: &RunSpec) -> Result<Measured, Error> {
     struct Go<'a>(&'a RunSpec);
     impl Visit for Go<'_> {
         type Out = RunResult;
-        fn visit<S: Scheme + Default>(self) -> RunResult {
+        fn visit<S: Scheme>(self) -> RunResult {
             let spec = self.0;
+            let scheme = S::new(&spec.settings);
             if spec.widen == 0 {
-                drive(&Space::new(S::default(), spec.layout), &spec.config)
+                let space = Space::new(scheme, spec.layout).with_fault_work(spec.work);
+                drive(&space, &spec.config)
             } else {
                 let hook = Widen { yields: spec.widen };
-                drive(
-                    &Space::with_hook(S::default(), spec.layout, hook),
-                    &spec.config,
-                )
+                let space = Space::with_hook(scheme, spec.layout, hook).with_fault_work(spec.work);
+                drive(&space, &spec.config)
             }
         }
     }
+    spec.check()?;
     if let Some(result) = spec.scheme.visit(Go(spec)) {
         return Ok(Measured {
             result,
             kernel: None,
         });
-    }
-    if spec.config.exits_pct != 0.0 {
-        return Err(Error(format!(
-            "--exits {}: the real kernel's process cannot exit (use 0 with linux)",
-            spec.config.exits_pct
-        )));
-    }
-    if spec.widen != 0 {
-        return Err(Error(format!(
-            "--widen {}: the real kernel's lookup cannot be widened (use 0 with linux)",
-            spec.widen
-        )));
     }
     let kernel = Linux::new(spec.layout)?;
     let result = drive(&kernel, &spec.config);

@@ -18,12 +18,14 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::files::{create_dir, io_fail, write_atomically};
 use crate::model::mm::Layout;
-use crate::output::meta::{Meta, Params};
+use crate::model::space::FaultWork;
+use crate::output::meta::{Meta, Params, StudyParams};
 use crate::output::row::Row;
-use crate::run::driver::{Limit, RunConfig, Skew};
+use crate::rcu::RcuSettings;
+use crate::run::driver::{ChurnKind, Limit, RunConfig, Skew};
 use crate::run::host::collect_meta;
 use crate::run::spec::{run_row, unix_now, RunSpec};
-use crate::schemes::SchemeId;
+use crate::schemes::{Flavour, Policy, SchemeId};
 
 /// How a sweep reports progress.
 pub enum Progress<'a> {
@@ -45,31 +47,66 @@ impl Progress<'_> {
     }
 }
 
-/// The default sweep's schemes: the correct models, and `linux` where
-/// [`crate::run::kernel::available`] says this system can run it (else the reason it
-/// cannot, to print as a note).
-pub fn default_schemes() -> (Vec<SchemeId>, Option<String>) {
-    let mut out: Vec<_> = SchemeId::correct().collect();
+/// The default sweep's schemes: the correct policies, and `linux` where
+/// [`crate::run::kernel::available`] says this system can run it (else the
+/// reason it cannot, to print as a note).
+pub fn default_schemes() -> (Vec<Policy>, Option<String>) {
+    let mut out = vec![
+        Policy::Rwlock,
+        Policy::Deferred,
+        Policy::Typesafe,
+        Policy::Hazard,
+        Policy::Leak,
+    ];
     match crate::run::kernel::available() {
         Ok(()) => {
-            out.push(SchemeId::Linux);
+            out.push(Policy::Linux);
             (out, None)
         }
         Err(why) => (out, Some(format!("skipping the linux scheme: {why}"))),
     }
 }
 
-/// The grid of a sweep.
-#[derive(Clone, Debug)]
-pub struct Grid {
-    /// Schemes.
-    pub schemes: Vec<SchemeId>,
+/// The flavours this build has, the most kernel-like first (and a note naming
+/// what to install for the others).
+pub fn available_flavours() -> (Vec<Flavour>, Option<String>) {
+    let mut all: Vec<Flavour> = Flavour::ALL.into_iter().filter(|f| f.available()).collect();
+    all.sort_by_key(|&f| f != Flavour::most_kernel_like());
+    let note = Flavour::ALL
+        .iter()
+        .find_map(|f| f.missing())
+        .map(|why| format!("skipping the urcu flavours: {why}"));
+    (all, note)
+}
+
+/// One cross product of the sweep's axes: a question the sweep answers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Study {
+    /// What it is for (in the metadata).
+    pub name: String,
+    /// Free policies.
+    pub schemes: Vec<Policy>,
+    /// RCU flavours of the policies that use one.
+    pub rcus: Vec<Flavour>,
     /// Thread counts.
     pub threads: Vec<usize>,
     /// Churn percentages.
     pub churn: Vec<f64>,
+    /// Churn kinds (a churn of 0 runs with the first only: there is no churn).
+    pub kinds: Vec<ChurnKind>,
     /// Address skews.
     pub skews: Vec<Skew>,
+    /// Fault work (`linux` always runs with `page`: every real fault clears one).
+    pub works: Vec<FaultWork>,
+}
+
+/// The grid of a sweep: its studies and what every run shares.
+#[derive(Clone, Debug)]
+pub struct Grid {
+    /// The studies; a point two studies share runs once.
+    pub studies: Vec<Study>,
+    /// Percentage of operations that are a process exit (models only).
+    pub exits: f64,
     /// Repetitions of every point.
     pub reps: u32,
     /// Measured time per run.
@@ -78,101 +115,232 @@ pub struct Grid {
     pub warmup: Duration,
     /// Address spaces and mappings (`linux` always runs with one mm).
     pub layout: Layout,
+    /// The flavours' settings.
+    pub settings: RcuSettings,
     /// Seed of repetition 0; repetition `r` uses `seed + r`.
     pub seed: u64,
     /// Notes for the metadata (a scheme skipped, and why).
     pub notes: Vec<String>,
 }
 
+/// Thread counts: 1, 2 and doublings up to 4x the cores (past the cores on
+/// purpose: oversubscription is where reclamation schemes differ most).
+pub fn default_threads(cores: usize) -> Vec<usize> {
+    let mut threads = vec![1];
+    while threads.last().copied().unwrap_or(1) < 4 * cores.max(1) {
+        threads.push(threads.last().copied().unwrap_or(1) * 2);
+    }
+    threads
+}
+
 impl Grid {
-    /// The default sweep: every correct scheme (and `linux` on Linux); 1, 2 and
-    /// doublings up to 4x the cores; churn 0, 0.1, 1, 10 %; uniform and hot skew;
-    /// 3 interleaved repetitions of 0.5 s after 0.05 s of warm-up.
+    /// The default sweep, four studies over the same threads (1, 2 and
+    /// doublings up to 4x the cores), 3 interleaved repetitions of 0.4 s after
+    /// 0.05 s of warm-up, 2 mms of 64 slots:
+    ///
+    /// - `headline`: every scheme over the most kernel-like flavour, churn 0, 1
+    ///   and 10 % of both kinds, uniform and private skew;
+    /// - `flavours`: deferred and typesafe over every flavour, churn 0 and 10 %;
+    /// - `hot`: every scheme on one hot mapping per mm, churn 0 and 10 %;
+    /// - `page`: every scheme with a page cleared per fault (the kernel's
+    ///   proportions), 1 and 2 threads, private skew.
     pub fn default_for(cores: usize) -> Grid {
-        let mut threads = vec![1];
-        while threads.last().copied().unwrap_or(1) < 4 * cores.max(1) {
-            threads.push(threads.last().copied().unwrap_or(1) * 2);
-        }
-        let (schemes, note) = default_schemes();
+        let (schemes, scheme_note) = default_schemes();
+        let (flavours, rcu_note) = available_flavours();
+        let kernel_like = vec![Flavour::most_kernel_like()];
+        let threads = default_threads(cores);
+        let study = |name: &str| Study {
+            name: name.into(),
+            schemes: schemes.clone(),
+            rcus: kernel_like.clone(),
+            threads: threads.clone(),
+            churn: vec![0.0, 10.0],
+            kinds: vec![ChurnKind::Replace],
+            skews: vec![Skew::Uniform],
+            works: vec![FaultWork::Light],
+        };
         Grid {
-            schemes,
-            threads,
-            churn: vec![0.0, 0.1, 1.0, 10.0],
-            skews: vec![Skew::Uniform, Skew::Hot],
+            studies: vec![
+                Study {
+                    churn: vec![0.0, 1.0, 10.0],
+                    kinds: ChurnKind::ALL.to_vec(),
+                    skews: vec![Skew::Uniform, Skew::Private],
+                    ..study("headline")
+                },
+                Study {
+                    schemes: vec![Policy::Deferred, Policy::Typesafe],
+                    rcus: flavours,
+                    ..study("flavours")
+                },
+                Study {
+                    skews: vec![Skew::Hot],
+                    ..study("hot")
+                },
+                Study {
+                    threads: threads.iter().copied().filter(|&t| t <= 2).collect(),
+                    skews: vec![Skew::Private],
+                    works: vec![FaultWork::Page],
+                    ..study("page")
+                },
+            ],
+            exits: 0.0,
             reps: 3,
-            duration: Duration::from_millis(500),
+            duration: Duration::from_millis(400),
             warmup: Duration::from_millis(50),
             layout: Layout { mms: 2, slots: 64 },
+            settings: RcuSettings::default(),
             seed: 1,
-            notes: note.into_iter().collect(),
+            notes: scheme_note.into_iter().chain(rcu_note).collect(),
         }
     }
 
-    /// A coarse grid that finishes in well under a minute.
+    /// A coarse grid that finishes in well under a minute: the headline study
+    /// at 1 thread and the cores, churn 0 and 10 %, private skew, once, 0.2 s.
     pub fn quick(cores: usize) -> Grid {
-        Grid {
-            threads: vec![1, 2.max(cores)],
-            churn: vec![0.0, 10.0],
-            skews: vec![Skew::Uniform],
-            reps: 1,
-            duration: Duration::from_millis(200),
-            warmup: Duration::from_millis(20),
-            ..Grid::default_for(cores)
+        let mut g = Grid::default_for(cores);
+        g.studies.truncate(1);
+        let s = &mut g.studies[0];
+        s.name = "quick".into();
+        s.threads = vec![1, 2.max(cores)];
+        s.churn = vec![0.0, 10.0];
+        s.skews = vec![Skew::Private];
+        g.reps = 1;
+        g.duration = Duration::from_millis(200);
+        g.warmup = Duration::from_millis(20);
+        g
+    }
+
+    /// Apply `f` to every study (an axis the command line sets for all).
+    pub fn each_study(&mut self, f: impl Fn(&mut Study)) {
+        self.studies.iter_mut().for_each(f);
+    }
+
+    /// Refuse a grid with a run the model cannot make, naming the values, before
+    /// anything runs.
+    pub fn check(&self) -> Result<(), Error> {
+        for (_, spec) in self.runs() {
+            spec.check()?;
         }
+        Ok(())
     }
 
     /// The parameters, for the metadata.
     pub fn params(&self) -> Params {
         Params {
-            schemes: self.schemes.iter().map(|s| s.name().to_string()).collect(),
-            threads: self.threads.clone(),
-            churn_pct: self.churn.clone(),
-            skews: self.skews.iter().map(|k| k.name().to_string()).collect(),
+            studies: self
+                .studies
+                .iter()
+                .map(|s| StudyParams {
+                    name: s.name.clone(),
+                    schemes: s.schemes.iter().map(|p| p.name().to_string()).collect(),
+                    rcus: s.rcus.iter().map(|f| f.name().to_string()).collect(),
+                    threads: s.threads.clone(),
+                    churn_pct: s.churn.clone(),
+                    churn_kinds: s.kinds.iter().map(|k| k.name().to_string()).collect(),
+                    skews: s.skews.iter().map(|k| k.name().to_string()).collect(),
+                    fault_works: s.works.iter().map(|w| w.name().to_string()).collect(),
+                })
+                .collect(),
+            exits_pct: self.exits,
             reps: self.reps,
             duration_s: self.duration.as_secs_f64(),
             warmup_s: self.warmup.as_secs_f64(),
             mms: self.layout.mms,
             slots: self.layout.slots,
+            seize_batch: self.settings.seize_batch,
+            qsbr_every: self.settings.qsbr_every,
             seed: self.seed,
         }
     }
 
-    /// Every run, repetitions interleaved: all points of rep 0, then of rep 1, ...
-    pub fn runs(&self) -> Vec<(u32, RunSpec)> {
+    /// The runs of one repetition: every point of every study once, in study
+    /// order (a point two studies share, once). `linux` runs with `page` work
+    /// only, once per point, and with unmap-map churn only under private skew
+    /// (another thread's write into an unmapped range would be SIGSEGV).
+    fn points(&self, rep: u32) -> Vec<RunSpec> {
+        let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
-        for rep in 0..self.reps {
-            for &skew in &self.skews {
-                for &churn_pct in &self.churn {
-                    for &threads in &self.threads {
-                        for &scheme in &self.schemes {
-                            let config = RunConfig {
-                                threads,
-                                churn_pct,
-                                exits_pct: 0.0,
-                                limit: Limit::time(self.duration),
-                                warmup: self.warmup,
-                                skew,
-                                seed: self.seed + u64::from(rep),
-                            };
-                            let layout = Layout {
-                                mms: scheme.mms(self.layout.mms),
-                                ..self.layout
-                            };
-                            out.push((
-                                rep,
-                                RunSpec {
-                                    scheme,
-                                    config,
-                                    layout,
-                                    widen: 0,
-                                },
-                            ));
+        for s in &self.studies {
+            for &skew in &s.skews {
+                for &churn_pct in &s.churn {
+                    for (ki, &churn_kind) in s.kinds.iter().enumerate() {
+                        if churn_pct == 0.0 && ki > 0 {
+                            continue;
+                        }
+                        for &work in &s.works {
+                            for &threads in &s.threads {
+                                for &policy in &s.schemes {
+                                    let rcus: Vec<Option<Flavour>> = if policy.uses_rcu() {
+                                        s.rcus.iter().copied().map(Some).collect()
+                                    } else {
+                                        vec![None]
+                                    };
+                                    for rcu in rcus {
+                                        let Some(scheme) = SchemeId::new(policy, rcu) else {
+                                            continue;
+                                        };
+                                        let work = if scheme.is_kernel() {
+                                            if churn_kind == ChurnKind::UnmapMap
+                                                && churn_pct > 0.0
+                                                && skew != Skew::Private
+                                            {
+                                                continue;
+                                            }
+                                            FaultWork::Page
+                                        } else {
+                                            work
+                                        };
+                                        let key = (
+                                            scheme,
+                                            skew,
+                                            (churn_pct * 1000.0) as u64,
+                                            churn_kind,
+                                            work,
+                                            threads,
+                                        );
+                                        if !seen.insert(key) {
+                                            continue;
+                                        }
+                                        out.push(RunSpec {
+                                            scheme,
+                                            config: RunConfig {
+                                                threads,
+                                                churn_pct,
+                                                churn_kind,
+                                                exits_pct: if scheme.is_kernel() {
+                                                    0.0
+                                                } else {
+                                                    self.exits
+                                                },
+                                                limit: Limit::time(self.duration),
+                                                warmup: self.warmup,
+                                                skew,
+                                                seed: self.seed + u64::from(rep),
+                                            },
+                                            layout: Layout {
+                                                mms: scheme.mms(self.layout.mms),
+                                                ..self.layout
+                                            },
+                                            work,
+                                            settings: self.settings,
+                                            widen: 0,
+                                        });
+                                    }
+                                }
+                            }
                         }
                     }
                 }
             }
         }
         out
+    }
+
+    /// Every run, repetitions interleaved: all points of rep 0, then of rep 1, ...
+    pub fn runs(&self) -> Vec<(u32, RunSpec)> {
+        (0..self.reps)
+            .flat_map(|rep| self.points(rep).into_iter().map(move |s| (rep, s)))
+            .collect()
     }
 }
 
@@ -305,33 +473,86 @@ pub fn sweep(
 mod tests {
     use super::*;
 
+    /// A grid of one study.
+    fn one(study: Study, reps: u32, duration: Duration) -> Grid {
+        Grid {
+            studies: vec![study],
+            reps,
+            duration,
+            warmup: Duration::ZERO,
+            ..Grid::default_for(2)
+        }
+    }
+
+    fn study(schemes: &[Policy], threads: &[usize], churn: &[f64]) -> Study {
+        Study {
+            name: "test".into(),
+            schemes: schemes.to_vec(),
+            rcus: vec![Flavour::Epoch],
+            threads: threads.to_vec(),
+            churn: churn.to_vec(),
+            kinds: vec![ChurnKind::Replace],
+            skews: vec![Skew::Uniform],
+            works: vec![FaultWork::Light],
+        }
+    }
+
     #[test]
-    fn default_grid_reaches_four_times_the_cores() {
+    fn default_grid_reaches_four_times_the_cores_and_runs_each_point_once() {
         let g = Grid::default_for(2);
-        assert_eq!(g.threads, vec![1, 2, 4, 8]);
-        assert_eq!(
-            g.runs().len(),
-            g.schemes.len() * 4 * 4 * 2 * 3,
-            "schemes x threads x churn x skews x reps"
+        assert!(g.studies.iter().all(|s| s.threads.last() <= Some(&8)));
+        assert_eq!(g.studies[0].threads, vec![1, 2, 4, 8]);
+        let runs = g.runs();
+        // Interleaved: every point of rep 0 before any of rep 1.
+        let per_rep = runs.iter().filter(|(r, _)| *r == 0).count();
+        assert_eq!(runs.len(), per_rep * 3);
+        assert!(runs[..per_rep].iter().all(|(r, _)| *r == 0));
+        // No point twice in a repetition, although the studies overlap.
+        let keys: std::collections::HashSet<String> = runs[..per_rep]
+            .iter()
+            .map(|(_, s)| format!("{s:?}"))
+            .collect();
+        assert_eq!(keys.len(), per_rep);
+        // Without churn, one kind only; linux only with page work.
+        assert!(runs
+            .iter()
+            .all(|(_, s)| s.config.churn_pct > 0.0 || s.config.churn_kind == ChurnKind::Replace));
+        assert!(runs
+            .iter()
+            .all(|(_, s)| !s.scheme.is_kernel() || s.work == FaultWork::Page));
+        assert!(g.check().is_ok());
+    }
+
+    #[test]
+    fn a_grid_the_model_cannot_run_is_refused_before_any_run() {
+        let mut s = study(&[Policy::Typesafe], &[1, 9], &[0.0]);
+        s.skews = vec![Skew::Private];
+        let g = Grid {
+            layout: Layout { mms: 1, slots: 8 },
+            ..one(s, 1, Duration::from_millis(1))
+        };
+        let e = g.check().unwrap_err();
+        assert!(
+            e.0.contains("--slots 8") && e.0.contains("--threads 9"),
+            "{e}"
         );
-        // Interleaved: the first runs cover different points, not one point 3 times.
-        let r = g.runs();
-        assert_eq!(r[0].0, 0);
-        assert_eq!(r[r.len() - 1].0, 2);
     }
 
     #[test]
     fn a_tiny_sweep_writes_one_row_per_run_and_latest() {
         let dir = std::env::temp_dir().join(format!("vma-bench-sweep-{}", std::process::id()));
-        let grid = Grid {
-            schemes: SchemeId::correct().collect(),
-            threads: vec![1, 2],
-            churn: vec![0.0, 10.0],
-            reps: 1,
-            duration: Duration::from_millis(20),
-            warmup: Duration::ZERO,
-            ..Grid::default_for(2)
-        };
+        let schemes = [
+            Policy::Rwlock,
+            Policy::Deferred,
+            Policy::Typesafe,
+            Policy::Hazard,
+            Policy::Leak,
+        ];
+        let grid = one(
+            study(&schemes, &[1, 2], &[0.0, 10.0]),
+            1,
+            Duration::from_millis(20),
+        );
         let sink = Progress::Lines(Box::new(std::io::sink()));
         let out = sweep(&grid, &dir, sink, &AtomicBool::new(false)).unwrap();
         assert!(!out.interrupted);
@@ -341,13 +562,13 @@ mod tests {
             .deserialize()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(rows.len(), 6 * 2 * 2 * 2);
+        assert_eq!(rows.len(), 5 * 2 * 2);
         assert!(
-            rows.iter().all(|r| r.wrong == 0 && r.faults > 0),
+            rows.iter().all(|r| r.wrong == 0 && r.faults > 0 && r.valid),
             "{rows:?}"
         );
-        for s in SchemeId::correct() {
-            assert_eq!(rows.iter().filter(|r| r.scheme == s.name()).count(), 8);
+        for s in schemes {
+            assert_eq!(rows.iter().filter(|r| r.scheme == s.name()).count(), 4);
         }
         let latest = std::fs::read(dir.join("latest.csv")).unwrap();
         assert_eq!(latest, std::fs::read(&path).unwrap());
@@ -357,7 +578,7 @@ mod tests {
             (meta.runs_done, meta.runs_planned),
             (rows.len(), rows.len())
         );
-        assert_eq!(meta.params.threads, grid.threads);
+        assert_eq!(meta.params.studies[0].threads, grid.studies[0].threads);
         assert!(!meta.interrupted && meta.finished_unix >= meta.started_unix);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -367,16 +588,11 @@ mod tests {
     #[test]
     fn a_stopped_sweep_keeps_its_rows_and_leaves_latest_alone() {
         let dir = std::env::temp_dir().join(format!("vma-bench-stop-{}", std::process::id()));
-        let grid = Grid {
-            schemes: vec![SchemeId::Leak, SchemeId::Typesafe],
-            threads: vec![1],
-            churn: vec![0.0],
-            skews: vec![Skew::Uniform],
-            reps: 3,
-            duration: Duration::from_millis(5),
-            warmup: Duration::ZERO,
-            ..Grid::default_for(1)
-        };
+        let grid = one(
+            study(&[Policy::Leak, Policy::Typesafe], &[1], &[0.0]),
+            3,
+            Duration::from_millis(5),
+        );
         let stop = AtomicBool::new(false);
         // Stop once the third progress line (the third run) is written.
         struct StopAfter<'a>(&'a AtomicBool, usize);

@@ -123,6 +123,48 @@ mod imp {
             Ok(())
         }
 
+        /// `munmap` of `slot`'s region: the range is unmapped (a write there is
+        /// SIGSEGV until [`map`](Area::map)).
+        pub fn unmap(&self, slot: usize) -> io::Result<()> {
+            let addr = self.region(slot).ok_or_else(bad_slot)?;
+            // SAFETY: `addr..addr + REGION` lies inside the reservation this object
+            // owns, and no Rust reference points into it (`touch` reads it through
+            // a raw pointer, only for a slot that the caller keeps mapped).
+            if unsafe { libc::munmap(addr as *mut libc::c_void, REGION as usize) } != 0 {
+                let e = io::Error::last_os_error();
+                // Relaxed: a stop flag; nothing is published through it.
+                self.broken.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            Ok(())
+        }
+
+        /// `mmap(MAP_FIXED_NOREPLACE)` of a new anonymous mapping over `slot`'s
+        /// region, which [`unmap`](Area::unmap) left empty: fails with `EEXIST`
+        /// rather than replace anything another allocation put there since.
+        pub fn map(&self, slot: usize) -> io::Result<()> {
+            let addr = self.region(slot).ok_or_else(bad_slot)?;
+            // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping, so no
+            // memory Rust knows about changes; the range is our unmapped region.
+            let p = unsafe {
+                libc::mmap(
+                    addr as *mut libc::c_void,
+                    REGION as usize,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED || p as usize != addr {
+                let e = io::Error::last_os_error();
+                // Relaxed: a stop flag; nothing is published through it.
+                self.broken.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            Ok(())
+        }
+
         /// `madvise` `pages` pages of `slot`'s region from page `first`.
         pub fn advise(
             &self,
@@ -166,8 +208,10 @@ mod imp {
             }
             let addr = self.region(slot)? + page * PAGE as usize;
             // SAFETY: `addr` is page-aligned, so aligned for u64, inside a region
-            // that stays mapped read-write while `self` lives (a replacement swaps
-            // mappings atomically in the kernel; one that fails sets `broken`).
+            // that is mapped read-write now: a replacement swaps mappings atomically
+            // in the kernel (one that fails sets `broken`), and a region is unmapped
+            // only by its one owner between its `unmap` and `map` (the backend runs
+            // munmap churn only under `private` skew, checked before the run).
             // Rust accesses this memory only through atomic operations like this
             // one, so there is no data race and no aliasing reference.
             let word = unsafe { AtomicU64::from_ptr(addr as *mut u64) };
@@ -240,6 +284,12 @@ mod imp {
             match *self {}
         }
         pub fn remap(&self, _slot: usize) -> io::Result<()> {
+            match *self {}
+        }
+        pub fn unmap(&self, _slot: usize) -> io::Result<()> {
+            match *self {}
+        }
+        pub fn map(&self, _slot: usize) -> io::Result<()> {
             match *self {}
         }
         pub fn advise(&self, _: usize, _: usize, _: usize, _: Advice) -> io::Result<()> {

@@ -1,54 +1,77 @@
-//! `leak`: no reclamation at all. Removed VMAs are never freed during a run: the
-//! ceiling every other scheme is measured against. They are released when the
-//! scheme is dropped, after the run.
+//! `leak`: no reclamation at all, the ceiling every other scheme is measured
+//! against. Faults walk the index with no read section (nothing they can reach
+//! is ever freed); removed VMAs and replaced nodes are kept until the scheme is
+//! dropped, after the run, and only then go back to their caches.
 
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicPtr;
 use std::sync::Mutex;
 
-use crate::model::boxed::{drop_vma, new_vma, std_find, SendPtr};
-use crate::model::counters::Counters;
-use crate::model::scheme::Scheme;
-use crate::model::vma::Vma;
+use crate::model::index::RcuWalk;
+use crate::model::scheme::{Free, Scheme};
+use crate::rcu::{Deferrable, RcuSettings};
 
-/// No reclamation.
-#[derive(Debug, Default)]
-pub struct Leak {
-    leaked: Mutex<Vec<SendPtr>>,
+/// An object kept until the end, with the callback that frees it then.
+struct Kept(NonNull<u8>, unsafe fn(NonNull<u8>));
+
+// SAFETY: a kept object is touched again only by the scheme's drop, after every
+// thread that could reach it is gone; `Deferrable` objects are freed from any
+// thread by design (their callbacks run wherever a flavour runs them).
+unsafe impl Send for Kept {}
+
+/// Run `T`'s callback on a type-erased pointer.
+///
+/// # Safety
+/// `p` is a `NonNull<T>` kept by `defer`, reclaimed once.
+unsafe fn reclaim_erased<T: Deferrable>(p: NonNull<u8>) {
+    // SAFETY: the caller's promise.
+    unsafe { T::reclaim(p.cast()) }
 }
 
-/// A thread's removed VMAs, handed to the scheme when the thread is done.
+/// No reclamation.
+#[derive(Default)]
+pub struct Leak {
+    kept: Mutex<Vec<Kept>>,
+}
+
+/// A thread's kept objects, handed to the scheme when the thread is done (so
+/// that keeping one costs a push, not a lock).
 pub struct Leaked<'a> {
     scheme: &'a Leak,
-    list: Vec<SendPtr>,
+    list: Vec<Kept>,
 }
 
 impl Drop for Leaked<'_> {
     fn drop(&mut self) {
-        let mut all = self.scheme.leaked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = self.scheme.kept.lock().unwrap_or_else(|e| e.into_inner());
         all.append(&mut self.list);
     }
 }
 
 impl Drop for Leak {
     fn drop(&mut self) {
-        let list = std::mem::take(self.leaked.get_mut().unwrap_or_else(|e| e.into_inner()));
-        for p in list {
+        let list = std::mem::take(self.kept.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for Kept(p, reclaim) in list {
             // SAFETY: every handle is gone (they borrow the scheme), so no reader can
-            // reach these removed objects; each was pushed once.
-            unsafe { drop_vma(p.0) };
+            // reach these removed objects; each was kept once.
+            unsafe { reclaim(p) };
         }
     }
 }
 
-// SAFETY: nothing is freed while the scheme lives, so promises 1 and 2 hold;
-// `alloc` returns a new detached box (3); `publish` swaps with Release (4).
+// SAFETY: nothing is reclaimed while the scheme lives, so every pointer a walk
+// loads stays valid memory (1), and `defer`'s objects are reclaimed only in the
+// scheme's drop, after every section (2); no Free::Now (3, 4).
 unsafe impl Scheme for Leak {
     const NAME: &'static str = "leak";
-    type Slot = AtomicPtr<Vma>;
+    const RCU: &'static str = "none";
+    const VMA_FREE: Free = Free::Never;
+    const NODE_FREE: Free = Free::Never;
     type Local<'a> = Leaked<'a>;
-    type Section<'a> = ();
+    type Section<'a> = RcuWalk;
 
+    fn new(_settings: &RcuSettings) -> Self {
+        Leak::default()
+    }
     fn local(&self) -> Leaked<'_> {
         Leaked {
             scheme: self,
@@ -56,20 +79,12 @@ unsafe impl Scheme for Leak {
         }
     }
     #[inline]
-    fn enter<'a>(&'a self, _local: &mut Leaked<'a>) {}
+    fn enter<'a>(&'a self, _local: &mut Leaked<'a>) -> RcuWalk {
+        RcuWalk
+    }
     #[inline]
-    fn find(_section: &mut (), slot: &Self::Slot) -> Option<NonNull<Vma>> {
-        std_find(slot)
-    }
-    crate::model::boxed::std_slot_ops!();
-    fn alloc(&self, _local: &mut Leaked<'_>) -> NonNull<Vma> {
-        new_vma()
-    }
-    unsafe fn free(&self, local: &mut Leaked<'_>, vma: NonNull<Vma>, _c: &Counters) {
-        local.list.push(SendPtr(vma));
-    }
-    unsafe fn destroy(&self, vma: NonNull<Vma>) {
-        // SAFETY: the caller promises exclusivity.
-        unsafe { drop_vma(vma) };
+    fn leave<'a>(&'a self, _local: &mut Leaked<'a>, _section: RcuWalk) {}
+    unsafe fn defer<'a, T: Deferrable>(&'a self, local: &mut Leaked<'a>, obj: NonNull<T>) {
+        local.list.push(Kept(obj.cast(), reclaim_erased::<T>));
     }
 }

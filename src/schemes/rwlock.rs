@@ -1,45 +1,41 @@
 //! `rwlock`: every fault holds the mm-wide lock for read (the kernel before 6.4).
-//! There is no lockless lookup, so a removed VMA is freed at once.
+//! There is no lockless lookup, so removed VMAs and replaced index nodes go back
+//! to their caches at once.
 
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicPtr;
 
-use crate::model::boxed::{drop_vma, new_vma};
-use crate::model::counters::Counters;
-use crate::model::scheme::Scheme;
-use crate::model::vma::Vma;
+use crate::model::index::Locked;
+use crate::model::scheme::{Free, Scheme};
+use crate::rcu::{Deferrable, RcuSettings};
 
 /// The pre-6.4 kernel: `mmap_lock` for every fault.
 #[derive(Debug, Default)]
 pub struct Rwlock;
 
-// SAFETY: `find` never returns a pointer (promises 1 and 2 hold vacuously: readers
-// only dereference under mmap_lock, and writers free under it); `alloc` returns a
-// new detached box (3); `publish` swaps with Release (4).
+// SAFETY: readers reach VMAs and nodes only under mmap_lock (PER_VMA_LOCK is
+// false), which every writer holds for write while it frees: promises 1, 3, 4
+// hold; `defer` reclaims at once, after every section that could see the object
+// (none can) has ended (2).
 unsafe impl Scheme for Rwlock {
     const NAME: &'static str = "rwlock";
+    const RCU: &'static str = "none";
     const PER_VMA_LOCK: bool = false;
-    type Slot = AtomicPtr<Vma>;
+    const VMA_FREE: Free = Free::Now;
+    const NODE_FREE: Free = Free::Now;
     type Local<'a> = ();
-    type Section<'a> = ();
+    type Section<'a> = Locked;
 
+    fn new(_settings: &RcuSettings) -> Self {
+        Rwlock
+    }
     fn local(&self) {}
-    fn enter(&self, _local: &mut ()) {}
-    #[inline]
-    fn find(_section: &mut (), _slot: &Self::Slot) -> Option<NonNull<Vma>> {
-        None
+    fn enter(&self, _local: &mut ()) -> Locked {
+        Locked
     }
-    crate::model::boxed::std_slot_ops!();
-    fn alloc(&self, _local: &mut ()) -> NonNull<Vma> {
-        new_vma()
-    }
-    unsafe fn free(&self, _local: &mut (), vma: NonNull<Vma>, _c: &Counters) {
-        // SAFETY: readers reach VMAs only under mmap_lock, which this writer holds
-        // for write; the caller promises it is removed and freed once.
-        unsafe { drop_vma(vma) };
-    }
-    unsafe fn destroy(&self, vma: NonNull<Vma>) {
-        // SAFETY: the caller promises exclusivity.
-        unsafe { drop_vma(vma) };
+    fn leave(&self, _local: &mut (), _section: Locked) {}
+    unsafe fn defer<T: Deferrable>(&self, _local: &mut (), obj: NonNull<T>) {
+        // SAFETY: no reader reaches an object without mmap_lock, so no section can
+        // still hold it (the caller's promise covers the rest).
+        unsafe { T::reclaim(obj) };
     }
 }

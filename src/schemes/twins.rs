@@ -15,7 +15,8 @@
 
 use crate::model::scheme::Visit;
 use crate::model::vma::Mistake;
-use crate::schemes::typesafe::{Typesafe, Variant};
+use crate::rcu::Rcu;
+use crate::schemes::rcu::{Typesafe, Variant};
 
 /// Makes the twins from the rows of the table; see the module documentation.
 macro_rules! twins {
@@ -87,10 +88,10 @@ macro_rules! twins {
                 }
             }
 
-            /// Run `v` with the twin's type, `Typesafe<its variant>`.
-            pub fn visit<V: Visit>(self, v: V) -> V::Out {
+            /// Run `v` with the twin's type over flavour `R`, `Typesafe<R, its variant>`.
+            pub fn visit<R: Rcu, V: Visit>(self, v: V) -> V::Out {
                 match self {
-                    $(Twin::$ty => v.visit::<Typesafe<$ty>>(),)*
+                    $(Twin::$ty => v.visit::<Typesafe<R, $ty>>(),)*
                 }
             }
         }
