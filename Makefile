@@ -1,21 +1,26 @@
 # Thin aliases; the README explains each.
 CARGO ?= cargo
 
-.PHONY: sweep quick plots test bench loom overhead clean
+.PHONY: setup sweep quick plots test bench loom overhead instructions rcu-costs clean
 
-sweep:
+# What the build needs beyond the Rust toolchain (liburcu-dev, for the urcu RCU
+# flavours), installed only when missing; every target that builds runs it first.
+setup:
+	scripts/setup
+
+sweep: setup
 	$(CARGO) run --release -- sweep
 
 plots:
 	$(CARGO) run --release -- plot results/latest.csv
 
-quick:
+quick: setup
 	$(CARGO) run --release -- sweep --quick
 
-test:
+test: setup
 	$(CARGO) test --release
 
-bench:
+bench: setup
 	$(CARGO) bench
 
 loom:
@@ -23,12 +28,25 @@ loom:
 
 # Instrumentation cost: leak, read-only, with counters and oracle (release) and
 # without (--cfg vma_bench_bare), alternating, 3 runs each of 2 s at 1 and 2 threads.
-overhead:
+# Prints binary, threads, faults_per_sec.
+overhead: setup
 	$(CARGO) build --release
 	RUSTFLAGS="--cfg vma_bench_bare" CARGO_TARGET_DIR=target/bare $(CARGO) build --release
 	for i in 1 2 3; do for t in 1 2; do for b in target/release target/bare/release; do \
-	  $$b/vma-bench run --scheme leak --threads $$t --duration 2 | tail -1 | cut -d, -f3,4,15 | sed "s|^|$$b,|"; \
+	  $$b/vma-bench run --scheme leak --threads $$t --duration 2 \
+	    | scripts/columns threads,faults_per_sec | sed "s|^|$$b,|"; \
 	done; done; done
+
+# Instructions per fault of every correct scheme, 1 thread, read-only, counted by
+# callgrind (independent of the machine's load): the difference between runs of
+# 200k and 400k faults, over 200k.
+instructions: setup
+	$(CARGO) build --release
+	scripts/instructions
+
+# ns per read_lock + read_unlock and per call_rcu for each RCU flavour, 1 thread.
+rcu-costs: setup
+	$(CARGO) test --release --lib -- --ignored --nocapture rcu_costs
 
 clean:
 	$(CARGO) clean
