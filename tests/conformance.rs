@@ -192,6 +192,14 @@ fn conformance(id: SchemeId, kind: ChurnKind) {
             assert_eq!(down.nodes.freed_after_gp, t.nodes_replaced, "{name}");
         }
     }
+    // Grace-period probes: one queued through the scheme every 64 deferred frees
+    // of a worker (4 workers), each counted inside its callback.
+    let deferred = t.vma_call_rcu + t.node_call_rcu;
+    assert!(
+        down.gp.probes <= deferred / 64 && down.gp.probes + 4 >= deferred / 64,
+        "{name}: {} probes for {deferred} deferred frees",
+        down.gp.probes
+    );
     // Every page went back: the allocator's counts and its free list agree.
     assert_eq!(down.pages.live, 0, "{name}: {down:?}");
     assert_eq!(down.pages.handed_out, down.pages.given_back, "{name}");

@@ -13,6 +13,7 @@
 //! [`crate::rng`].
 
 pub mod counters;
+pub mod gp;
 pub mod hook;
 pub mod index;
 pub mod lookup;

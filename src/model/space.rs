@@ -13,6 +13,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use crate::model::counters::Counters;
+use crate::model::gp::{GpLatency, GpProbes, PROBE_EVERY};
 use crate::model::hook::{Hook, NoHook, Point};
 use crate::model::index::{Node, Stored};
 use crate::model::mm::{Layout, MapKind, Mm, MmapWriteGuard};
@@ -84,6 +85,8 @@ pub struct Handle<'a, S: Scheme, H = NoHook> {
     gen_base: u64,
     gens: u64,
     page: Option<Box<PageBuf>>,
+    /// Deferred frees made, for the grace-period probes.
+    deferred: u32,
 }
 
 impl<S: Scheme, H> Handle<'_, S, H> {
@@ -109,6 +112,10 @@ pub struct Space<S: Scheme, H = NoHook> {
     layout: Layout,
     work: FaultWork,
     hook: H,
+    /// Where grace-period probes record: boxed, so its address survives a move
+    /// of the space (probes in flight point to it); outlives the scheme, which is
+    /// dropped first.
+    gp: Box<GpProbes>,
 }
 
 /// A VMA read-locked by `lock_vma_under_rcu`; unlocks on drop (counting a
@@ -213,6 +220,7 @@ impl<S: Scheme, H> Space<S, H> {
             layout,
             work: FaultWork::Light,
             hook,
+            gp: Box::default(),
         }
     }
 
@@ -286,6 +294,7 @@ impl<S: Scheme, H> Space<S, H> {
             gen_base: (index as u64 + 1) << 40,
             gens: 0,
             page: (self.work == FaultWork::Page).then(|| Box::new(PageBuf([0; 4096]))),
+            deferred: 0,
         }
     }
 
@@ -528,6 +537,23 @@ impl<S: Scheme, H> Space<S, H> {
         self.nodes.alloc(&mut h.nodes).obj
     }
 
+    /// Every [`PROBE_EVERY`] deferred frees of a thread, queue a grace-period
+    /// probe through the same scheme (not counted as a free).
+    #[inline]
+    fn maybe_probe<'a, H2>(&'a self, h: &mut Handle<'a, S, H2>) {
+        h.deferred = h.deferred.wrapping_add(1);
+        if h.deferred % PROBE_EVERY == 0 {
+            let p = self.gp.probe();
+            // SAFETY: a new probe, reachable by no reader, queued once.
+            unsafe { self.scheme.defer(&mut h.local, p) };
+        }
+    }
+
+    /// What the grace-period probes measured so far.
+    pub fn gp_latency(&self) -> GpLatency {
+        self.gp.read()
+    }
+
     /// Hand a removed, detached VMA to the scheme's free path, counting the
     /// call where it is made.
     ///
@@ -556,6 +582,7 @@ impl<S: Scheme, H> Space<S, H> {
                 c.vma_call_rcu.inc();
                 // SAFETY: the caller's promise.
                 unsafe { self.scheme.defer(&mut h.local, vma) };
+                self.maybe_probe(h);
             }
             // SAFETY: the caller's promise; the scheme keeps it until it drops.
             Free::Never => unsafe { self.scheme.defer(&mut h.local, vma) },
@@ -585,6 +612,7 @@ impl<S: Scheme, H> Space<S, H> {
                 c.node_call_rcu.inc();
                 // SAFETY: the caller's promise.
                 unsafe { self.scheme.defer(&mut h.local, node) };
+                self.maybe_probe(h);
             }
             // SAFETY: the caller's promise; the scheme keeps it until it drops.
             Free::Never => unsafe { self.scheme.defer(&mut h.local, node) },
@@ -812,6 +840,8 @@ pub struct Teardown {
     pub nodes: CacheStats,
     /// The page allocator's, after both caches were dropped.
     pub pages: PageStats,
+    /// The grace-period probes, after every callback ran.
+    pub gp: GpLatency,
 }
 
 impl<S: Scheme, H> Space<S, H> {
@@ -854,13 +884,14 @@ impl<S: Scheme, H> Space<S, H> {
         // nothing uses the scheme after this (no handle can exist: we own `self`).
         unsafe { ManuallyDrop::drop(&mut self.scheme) };
         self.torn = true;
-        let (vmas, nodes) = (self.vmas.stats(), self.nodes.stats());
+        let (vmas, nodes, gp) = (self.vmas.stats(), self.nodes.stats(), self.gp.read());
         let pages = self.vmas.page_allocator().clone();
         drop(self);
         Teardown {
             vmas,
             nodes,
             pages: pages.stats(),
+            gp,
         }
     }
 }

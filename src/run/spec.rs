@@ -5,6 +5,7 @@
 use std::mem::size_of;
 
 use crate::error::Error;
+use crate::model::gp::GpLatency;
 use crate::model::hook::Widen;
 use crate::model::index::Node;
 use crate::model::mm::Layout;
@@ -44,6 +45,8 @@ pub struct Measured {
     /// `linux` only: the kernel's counters at the start and end of the measured
     /// interval.
     pub kernel: Option<(KernelSample, KernelSample)>,
+    /// Models only: what the grace-period probes measured by the end of the run.
+    pub gp: Option<GpLatency>,
 }
 
 impl RunSpec {
@@ -196,6 +199,9 @@ impl Row {
             peak_waiting_slabs: seen(r.peak_waiting.slabs),
             peak_waiting_bytes: seen(r.peak_waiting_bytes),
             mean_waiting_bytes: model.then_some(r.mean_waiting_bytes),
+            gp_probes: m.gp.map(|g| g.probes),
+            gp_latency_mean_us: m.gp.and_then(|g| g.mean_ns()).map(|ns| ns / 1e3),
+            gp_latency_max_us: m.gp.filter(|g| g.probes > 0).map(|g| g.max_ns as f64 / 1e3),
             wrong: t.wrong,
             errors: t.errors,
             kernel_minflt: m.kernel.map(|(a, b)| b.minflt.saturating_sub(a.minflt)),
@@ -211,25 +217,26 @@ impl Row {
 pub fn run_spec(spec: &RunSpec) -> Result<Measured, Error> {
     struct Go<'a>(&'a RunSpec);
     impl Visit for Go<'_> {
-        type Out = RunResult;
-        fn visit<S: Scheme>(self) -> RunResult {
+        type Out = (RunResult, GpLatency);
+        fn visit<S: Scheme>(self) -> (RunResult, GpLatency) {
             let spec = self.0;
             let scheme = S::new(&spec.settings);
             if spec.widen == 0 {
                 let space = Space::new(scheme, spec.layout).with_fault_work(spec.work);
-                drive(&space, &spec.config)
+                (drive(&space, &spec.config), space.gp_latency())
             } else {
                 let hook = Widen { yields: spec.widen };
                 let space = Space::with_hook(scheme, spec.layout, hook).with_fault_work(spec.work);
-                drive(&space, &spec.config)
+                (drive(&space, &spec.config), space.gp_latency())
             }
         }
     }
     spec.check()?;
-    if let Some(result) = spec.scheme.visit(Go(spec)) {
+    if let Some((result, gp)) = spec.scheme.visit(Go(spec)) {
         return Ok(Measured {
             result,
             kernel: None,
+            gp: Some(gp),
         });
     }
     let kernel = Linux::new(spec.layout)?;
@@ -243,6 +250,7 @@ pub fn run_spec(spec: &RunSpec) -> Result<Measured, Error> {
     Ok(Measured {
         result,
         kernel: kernel.kernel_interval(),
+        gp: None,
     })
 }
 
