@@ -40,6 +40,7 @@ fn spec(scheme: SchemeId, threads: usize, churn_pct: f64, limit: Limit) -> RunSp
             warmup: Duration::ZERO,
             skew: Skew::Uniform,
             seed: 1,
+            probe: Default::default(),
         },
         // One process is one mm: the real kernel has 1.
         layout: Layout {

@@ -8,12 +8,12 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cli::values::{
-    churn_kind, count, fault_work, flavour, policy, real, skew, whole, List, ListOf,
+    churn_kind, count, every, fault_work, flavour, policy, real, skew, stall, whole, List, ListOf,
 };
 use crate::error::Error;
 use crate::model::space::FaultWork;
 use crate::rcu::RcuSettings;
-use crate::run::driver::{ChurnKind, Limit, RunConfig, Skew};
+use crate::run::driver::{ChurnKind, Limit, Probe, RunConfig, Skew, Stall, DEFAULT_SAMPLE_EVERY};
 use crate::run::spec::RunSpec;
 use crate::run::sweep::Grid;
 use crate::run::{kernel, Layout};
@@ -154,6 +154,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = whole(0, 10_000),
           allow_negative_numbers = true)]
     pub widen: u64,
+    /// Time every Nth fault and every Nth writer operation of each worker
+    /// (latency columns of the CSV), N >= 1.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SAMPLE_EVERY,
+          value_parser = every(), allow_negative_numbers = true)]
+    pub sample_every: u32,
+    /// A stalled reader: one worker parks inside its read section for MS
+    /// milliseconds every EVERY_MS (models only; MS <= --duration, EVERY_MS >=
+    /// MS).
+    #[arg(long, value_name = "MS:EVERY_MS", value_parser = stall())]
+    pub stall: Option<Stall>,
 }
 
 /// The scheme a policy and an optional flavour name: the flavour given, or the
@@ -210,6 +220,10 @@ impl RunArgs {
                 warmup: Duration::from_secs_f64(self.warmup),
                 skew: self.skew,
                 seed: self.seed,
+                probe: Probe {
+                    sample_every: self.sample_every,
+                    stall: self.stall,
+                },
             },
             layout: Layout {
                 // One process is one mm: the real kernel's default is 1.

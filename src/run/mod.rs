@@ -16,8 +16,10 @@
 pub mod driver;
 pub mod host;
 pub mod kernel;
+pub mod latency;
 pub mod spec;
 pub mod sweep;
+pub mod timeline;
 mod sys;
 
 pub use crate::model::mm::Layout;

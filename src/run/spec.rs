@@ -16,6 +16,7 @@ use crate::rcu::RcuSettings;
 use crate::run::driver::{drive, ChurnKind, RunConfig, RunResult, Skew};
 use crate::run::host::KernelSample;
 use crate::run::kernel::Linux;
+use crate::run::latency::{percentiles, Op};
 use crate::schemes::SchemeId;
 
 /// Everything that defines one run.
@@ -62,6 +63,48 @@ impl RunSpec {
                 "--skew private with --slots {} and --threads {}: each worker needs a slot of its own",
                 self.layout.slots, c.threads
             )));
+        }
+        if c.probe.sample_every == 0 {
+            return Err(Error(
+                "--sample-every 0: a sampling rate of 0 times nothing (use 1 or more)".into(),
+            ));
+        }
+        if let Some(st) = c.probe.stall {
+            let label = st.label();
+            if st.park.is_zero() || st.every.is_zero() {
+                return Err(Error(format!(
+                    "--stall {label}: a park and its period must be longer than 0 ms"
+                )));
+            }
+            if st.every < st.park {
+                return Err(Error(format!(
+                    "--stall {label}: every {} ms is shorter than the {} ms stall",
+                    st.every.as_secs_f64() * 1000.0,
+                    st.park.as_secs_f64() * 1000.0
+                )));
+            }
+            match c.limit.time {
+                None => {
+                    return Err(Error(format!(
+                        "--stall {label}: a stalled reader needs a run of fixed time \
+                         (--duration, not --faults)"
+                    )))
+                }
+                Some(d) if st.park > d => {
+                    return Err(Error(format!(
+                        "--stall {label}: a {} ms stall is longer than the run ({} ms)",
+                        st.park.as_secs_f64() * 1000.0,
+                        d.as_secs_f64() * 1000.0
+                    )))
+                }
+                Some(_) => {}
+            }
+            if self.scheme.is_kernel() {
+                return Err(Error(format!(
+                    "--stall {label}: the real kernel's read section cannot be entered from \
+                     user space (stall a model)"
+                )));
+            }
         }
         if let Some(f) = self.scheme.rcu {
             if let Some(why) = f.missing() {
@@ -146,6 +189,9 @@ impl Row {
         let seen = |v: u64| model.then_some(v);
         let per_unmap = |v: u64| if model { per(v, t.unmaps) } else { None };
         let requested_s = c.limit.time.map(|d| d.as_secs_f64());
+        let fault = percentiles(r.latency.of(Op::Fault));
+        let writer = percentiles(&r.latency.writers());
+        let stall = c.probe.stall;
         Row {
             run_id: String::new(),
             host: String::new(),
@@ -198,6 +244,24 @@ impl Row {
             mean_waiting_bytes: model.then_some(r.mean_waiting_bytes),
             wrong: t.wrong,
             errors: t.errors,
+            sample_every: c.probe.sample_every,
+            fault_samples: fault.map_or(0, |p| p.samples),
+            fault_p50_ns: fault.map(|p| p.p50),
+            fault_p90_ns: fault.map(|p| p.p90),
+            fault_p99_ns: fault.map(|p| p.p99),
+            fault_p999_ns: fault.map(|p| p.p999),
+            fault_max_ns: fault.map(|p| p.max),
+            writer_samples: writer.map_or(0, |p| p.samples),
+            writer_p50_ns: writer.map(|p| p.p50),
+            writer_p90_ns: writer.map(|p| p.p90),
+            writer_p99_ns: writer.map(|p| p.p99),
+            writer_p999_ns: writer.map(|p| p.p999),
+            writer_max_ns: writer.map(|p| p.max),
+            stall_ms: stall.map(|st| st.park.as_secs_f64() * 1000.0),
+            stall_every_ms: stall.map(|st| st.every.as_secs_f64() * 1000.0),
+            stalls: stall.map(|_| r.timeline.stalls),
+            stall_growth_bytes_per_ms: stall.and_then(|_| r.timeline.stall_growth()),
+            writer_wait_max_ns: stall.and_then(|_| r.timeline.longest_wait()),
             kernel_minflt: m.kernel.map(|(a, b)| b.minflt.saturating_sub(a.minflt)),
             slab_objects_before: m.kernel.and_then(|(a, _)| a.slab).map(|s| s.objects),
             slab_objects_after: m.kernel.and_then(|(_, b)| b.slab).map(|s| s.objects),

@@ -22,7 +22,7 @@ use crate::model::space::FaultWork;
 use crate::output::meta::{Meta, Params, StudyParams};
 use crate::output::row::Row;
 use crate::rcu::RcuSettings;
-use crate::run::driver::{ChurnKind, Limit, RunConfig, Skew};
+use crate::run::driver::{ChurnKind, Limit, Probe, RunConfig, Skew, Stall, DEFAULT_SAMPLE_EVERY};
 use crate::run::host::collect_meta;
 use crate::run::spec::{run_row, unix_now, RunSpec};
 use crate::schemes::{Flavour, Policy, SchemeId};
@@ -98,6 +98,9 @@ pub struct Study {
     pub skews: Vec<Skew>,
     /// Fault work (`linux` always runs with `page`: every real fault clears one).
     pub works: Vec<FaultWork>,
+    /// A stalled reader in every run of the study (`linux`, whose read section
+    /// cannot be entered from user space, is left out of such a study).
+    pub stall: Option<Stall>,
 }
 
 /// The grid of a sweep: its studies and what every run shares.
@@ -119,6 +122,8 @@ pub struct Grid {
     pub settings: RcuSettings,
     /// Seed of repetition 0; repetition `r` uses `seed + r`.
     pub seed: u64,
+    /// Every worker times every Nth fault and writer operation.
+    pub sample_every: u32,
     /// Notes for the metadata (a scheme skipped, and why).
     pub notes: Vec<String>,
 }
@@ -134,16 +139,19 @@ pub fn default_threads(cores: usize) -> Vec<usize> {
 }
 
 impl Grid {
-    /// The default sweep, four studies over the same threads (1, 2 and
-    /// doublings up to 4x the cores), 3 interleaved repetitions of 0.4 s after
-    /// 0.05 s of warm-up, 2 mms of 64 slots:
+    /// The default sweep, five studies (the first four over the same threads:
+    /// 1, 2 and doublings up to 4x the cores), 3 interleaved repetitions of
+    /// 0.4 s after 0.05 s of warm-up, 2 mms of 64 slots, every 256th operation
+    /// timed:
     ///
     /// - `headline`: every scheme over the most kernel-like flavour, churn 0, 1
     ///   and 10 % of both kinds, uniform and private skew;
     /// - `flavours`: deferred and typesafe over every flavour, churn 0 and 10 %;
     /// - `hot`: every scheme on one hot mapping per mm, churn 0 and 10 %;
     /// - `page`: every scheme with a page cleared per fault (the kernel's
-    ///   proportions), 1 and 2 threads, private skew.
+    ///   proportions), 1 and 2 threads, private skew;
+    /// - `stall`: every model over every flavour at the cores (at least 2),
+    ///   10 % churn of both kinds, with a stalled reader ([`Grid::STALL`]).
     pub fn default_for(cores: usize) -> Grid {
         let (schemes, scheme_note) = default_schemes();
         let (flavours, rcu_note) = available_flavours();
@@ -158,7 +166,13 @@ impl Grid {
             kinds: vec![ChurnKind::Replace],
             skews: vec![Skew::Uniform],
             works: vec![FaultWork::Light],
+            stall: None,
         };
+        let models: Vec<Policy> = schemes
+            .iter()
+            .copied()
+            .filter(|&p| p != Policy::Linux)
+            .collect();
         Grid {
             studies: vec![
                 Study {
@@ -169,7 +183,7 @@ impl Grid {
                 },
                 Study {
                     schemes: vec![Policy::Deferred, Policy::Typesafe],
-                    rcus: flavours,
+                    rcus: flavours.clone(),
                     ..study("flavours")
                 },
                 Study {
@@ -182,6 +196,15 @@ impl Grid {
                     works: vec![FaultWork::Page],
                     ..study("page")
                 },
+                Study {
+                    schemes: models,
+                    rcus: flavours.clone(),
+                    threads: vec![cores.max(2)],
+                    churn: vec![10.0],
+                    kinds: ChurnKind::ALL.to_vec(),
+                    stall: Some(Grid::STALL),
+                    ..study("stall")
+                },
             ],
             exits: 0.0,
             reps: 3,
@@ -190,9 +213,16 @@ impl Grid {
             layout: Layout { mms: 2, slots: 64 },
             settings: RcuSettings::default(),
             seed: 1,
+            sample_every: DEFAULT_SAMPLE_EVERY,
             notes: scheme_note.into_iter().chain(rcu_note).collect(),
         }
     }
+
+    /// The stall study's reader: a 10 ms park every 100 ms.
+    pub const STALL: Stall = Stall {
+        park: Duration::from_millis(10),
+        every: Duration::from_millis(100),
+    };
 
     /// A coarse grid that finishes in well under a minute: the headline study
     /// at 1 thread and the cores, churn 0 and 10 %, private skew, once, 0.2 s.
@@ -239,6 +269,7 @@ impl Grid {
                     churn_kinds: s.kinds.iter().map(|k| k.name().to_string()).collect(),
                     skews: s.skews.iter().map(|k| k.name().to_string()).collect(),
                     fault_works: s.works.iter().map(|w| w.name().to_string()).collect(),
+                    stall: s.stall.map(|st| st.label()),
                 })
                 .collect(),
             exits_pct: self.exits,
@@ -250,6 +281,7 @@ impl Grid {
             seize_batch: self.settings.seize_batch,
             qsbr_every: self.settings.qsbr_every,
             seed: self.seed,
+            sample_every: Some(self.sample_every),
         }
     }
 
@@ -279,6 +311,9 @@ impl Grid {
                                         let Some(scheme) = SchemeId::new(policy, rcu) else {
                                             continue;
                                         };
+                                        if scheme.is_kernel() && s.stall.is_some() {
+                                            continue;
+                                        }
                                         let work = if scheme.is_kernel() {
                                             if churn_kind == ChurnKind::UnmapMap
                                                 && churn_pct > 0.0
@@ -297,6 +332,7 @@ impl Grid {
                                             churn_kind,
                                             work,
                                             threads,
+                                            s.stall,
                                         );
                                         if !seen.insert(key) {
                                             continue;
@@ -316,6 +352,10 @@ impl Grid {
                                                 warmup: self.warmup,
                                                 skew,
                                                 seed: self.seed + u64::from(rep),
+                                                probe: Probe {
+                                                    sample_every: self.sample_every,
+                                                    stall: s.stall,
+                                                },
                                             },
                                             layout: Layout {
                                                 mms: scheme.mms(self.layout.mms),
@@ -494,6 +534,7 @@ mod tests {
             kinds: vec![ChurnKind::Replace],
             skews: vec![Skew::Uniform],
             works: vec![FaultWork::Light],
+            stall: None,
         }
     }
 
