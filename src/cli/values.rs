@@ -54,7 +54,9 @@ pub fn stall() -> impl TypedValueParser<Value = Stall> {
             Ok(x) if x.is_finite() && x > 0.0 && x <= 3_600_000.0 => {
                 Ok(std::time::Duration::from_secs_f64(x / 1000.0))
             }
-            _ => Err(format!("'{v}' is not a number of milliseconds in (0, 3600000]")),
+            _ => Err(format!(
+                "'{v}' is not a number of milliseconds in (0, 3600000]"
+            )),
         };
         let (park, every) = value
             .split_once(':')

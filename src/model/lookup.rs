@@ -54,7 +54,13 @@ pub trait VmaLookup: Sync {
     /// unlock (the default times the whole call; the real kernel times only
     /// the write that faults).
     #[inline]
-    fn fault_timed<'a>(&'a self, h: &mut Self::Handle<'a>, mm: usize, addr: u64, c: &Counters) -> u64 {
+    fn fault_timed<'a>(
+        &'a self,
+        h: &mut Self::Handle<'a>,
+        mm: usize,
+        addr: u64,
+        c: &Counters,
+    ) -> u64 {
         let t = now();
         self.fault(h, mm, addr, c);
         ns_since(t)
@@ -107,7 +113,13 @@ pub trait VmaLookup: Sync {
     /// `mm`, call `park`, leave ([`Space::stall`]). The default only calls
     /// `park`: a lookup whose read section cannot be entered from here (the real
     /// kernel's `rcu_read_lock()`); `run_spec` refuses stalls for it.
-    fn stall<'a>(&'a self, _h: &mut Self::Handle<'a>, _mm: usize, _addr: u64, park: &mut dyn FnMut()) {
+    fn stall<'a>(
+        &'a self,
+        _h: &mut Self::Handle<'a>,
+        _mm: usize,
+        _addr: u64,
+        park: &mut dyn FnMut(),
+    ) {
         park();
     }
     /// Called by the driver when its measured interval starts (after the warm-up)

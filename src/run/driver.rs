@@ -232,7 +232,6 @@ fn due(left: &mut u64, n: u64) -> bool {
     }
 }
 
-
 /// What one run measured.
 #[derive(Clone, Debug)]
 pub struct RunResult {
@@ -644,10 +643,12 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
         for (t, start, end, l, writes, stalls) in ends.into_iter().flatten() {
             latency.add(&l);
             timeline.stalls += stalls;
-            // The buckets count from `origin`; the timeline from the opening.
+            // The buckets count from `origin`; the timeline from the opening (a
+            // worker's first operations may end before the sampler opened it:
+            // they go into its first millisecond).
             let skip = (open_ns / 1_000_000) as usize;
-            for (ms, b) in writes.iter().enumerate().skip(skip) {
-                add_bucket(&mut timeline.writers, ms - skip, b);
+            for (ms, b) in writes.iter().enumerate() {
+                add_bucket(&mut timeline.writers, ms.saturating_sub(skip), b);
             }
             totals += t;
             took_part += 1;

@@ -459,7 +459,13 @@ impl VmaLookup for Linux {
     /// [`Self::fault`], timing only the write that faults (the kernel's lookup,
     /// lock, page allocation and unlock): not the claim of the page before it,
     /// nor the `madvise` that a full batch makes after it.
-    fn fault_timed<'a>(&'a self, h: &mut LinuxHandle<'a>, _mm: usize, addr: u64, c: &Counters) -> u64 {
+    fn fault_timed<'a>(
+        &'a self,
+        h: &mut LinuxHandle<'a>,
+        _mm: usize,
+        addr: u64,
+        c: &Counters,
+    ) -> u64 {
         self.fault_in(h, addr, c, true)
     }
 
@@ -600,7 +606,13 @@ impl Linux {
 
     /// The `munmap`; the nanoseconds of the system call when `timed` (else 0),
     /// None if it failed.
-    fn unmap_in(&self, h: &mut LinuxHandle<'_>, slot: usize, c: &Counters, timed: bool) -> Option<u64> {
+    fn unmap_in(
+        &self,
+        h: &mut LinuxHandle<'_>,
+        slot: usize,
+        c: &Counters,
+        timed: bool,
+    ) -> Option<u64> {
         h.clear(slot);
         let t = timed.then(now);
         let done = self.area.unmap(slot);

@@ -177,7 +177,10 @@ mod tests {
         a.add(&b);
         let p = percentiles(a.of(Op::Fault)).unwrap();
         assert_eq!(p.samples, 1000);
-        assert_eq!((p.p50, p.p90, p.p99, p.p999, p.max), (500, 900, 990, 999, 1000));
+        assert_eq!(
+            (p.p50, p.p90, p.p99, p.p999, p.max),
+            (500, 900, 990, 999, 1000)
+        );
         assert_eq!(percentiles(a.of(Op::Replace)), None);
         let t = table(a.of(Op::Fault));
         assert_eq!(t.len(), TABLE.len());

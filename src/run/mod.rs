@@ -19,8 +19,8 @@ pub mod kernel;
 pub mod latency;
 pub mod spec;
 pub mod sweep;
-pub mod timeline;
 mod sys;
+pub mod timeline;
 
 pub use crate::model::mm::Layout;
 pub use crate::schemes::SchemeId;
