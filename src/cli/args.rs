@@ -311,6 +311,15 @@ pub struct SweepArgs {
     #[arg(long, value_name = "X", value_parser = whole(0, u64::MAX / 2),
           allow_negative_numbers = true)]
     pub seed: Option<u64>,
+    /// Time every Nth fault and writer operation of each worker, N >= 1
+    /// [default: 256].
+    #[arg(long, value_name = "N", value_parser = every(), allow_negative_numbers = true)]
+    pub sample_every: Option<u32>,
+    /// The stall study's reader: parks of MS milliseconds every EVERY_MS
+    /// [default: 10:100] (a grid without that study, as --quick's, has no
+    /// stalled reader).
+    #[arg(long, value_name = "MS:EVERY_MS", value_parser = stall())]
+    pub stall: Option<Stall>,
     /// Write everything under DIR, plots in DIR/plots [default: results/ and
     /// plots/].
     #[arg(long, value_name = "DIR")]
@@ -396,6 +405,16 @@ impl SweepArgs {
         }
         if let Some(seed) = self.seed {
             grid.seed = seed;
+        }
+        if let Some(n) = self.sample_every {
+            grid.sample_every = n;
+        }
+        if let Some(st) = self.stall {
+            grid.each_study(|s| {
+                if s.stall.is_some() {
+                    s.stall = Some(st);
+                }
+            });
         }
         // An explicit linux with an explicit --mms > 1 asks for the impossible; the
         // default scheme list runs linux with its one mm (its rows say mms = 1).

@@ -12,11 +12,12 @@ use crate::model::scheme::{Scheme, Visit};
 use crate::model::space::{FaultWork, Space};
 use crate::model::vma::Vma;
 use crate::output::row::Row;
+use crate::output::side::{PercentileRow, TimelineRow};
 use crate::rcu::RcuSettings;
 use crate::run::driver::{drive, ChurnKind, RunConfig, RunResult, Skew};
 use crate::run::host::KernelSample;
 use crate::run::kernel::Linux;
-use crate::run::latency::{percentiles, Op};
+use crate::run::latency::{percentiles, table, Op};
 use crate::schemes::SchemeId;
 
 /// Everything that defines one run.
@@ -45,6 +46,75 @@ pub struct Measured {
     /// `linux` only: the kernel's counters at the start and end of the measured
     /// interval.
     pub kernel: Option<(KernelSample, KernelSample)>,
+}
+
+impl Measured {
+    /// The run's latency distributions as percentile tables: faults, every
+    /// writer operation together (`writer`), then each writer kind; kinds with
+    /// no sample are left out.
+    pub fn percentile_rows(&self, run_id: &str) -> Vec<PercentileRow> {
+        let l = &self.result.latency;
+        let writers = l.writers();
+        let mut hists = vec![("fault", l.of(Op::Fault)), ("writer", &writers)];
+        hists.extend(
+            Op::ALL
+                .into_iter()
+                .filter(|&op| op != Op::Fault)
+                .map(|op| (op.name(), l.of(op))),
+        );
+        hists
+            .into_iter()
+            .flat_map(|(op, h)| {
+                table(h)
+                    .into_iter()
+                    .map(move |(percentile, ns)| PercentileRow {
+                        run_id: run_id.to_string(),
+                        op: op.to_string(),
+                        samples: h.len(),
+                        percentile,
+                        ns,
+                    })
+            })
+            .collect()
+    }
+
+    /// The run's timeline, one row per sample (empty for a run without a
+    /// stalled reader): the memory waiting, whether the reader was parked, and
+    /// the writers that ended since the previous sample.
+    pub fn timeline_rows(&self, run_id: &str) -> Vec<TimelineRow> {
+        let tl = &self.result.timeline;
+        let mut from = 0usize;
+        tl.ticks
+            .iter()
+            .map(|t| {
+                // Writers of the milliseconds since the previous sample's, up to
+                // and including this one's.
+                let upto = ((t.t_ns / 1_000_000) as usize + 1).min(tl.writers.len());
+                let mut ops = 0;
+                let (mut held, mut wait) = (None::<u64>, None::<u64>);
+                for b in tl.writers.get(from..upto).unwrap_or_default() {
+                    ops += b.ops;
+                    if b.ops > 0 {
+                        held = held.max(Some(b.held_max_ns));
+                        wait = wait.max(b.wait_max_ns);
+                    }
+                }
+                from = from.max(upto);
+                TimelineRow {
+                    run_id: run_id.to_string(),
+                    t_ms: t.t_ns as f64 / 1e6,
+                    parked: t.parked,
+                    waiting_vmas: t.waiting.map(|w| w.vmas),
+                    waiting_nodes: t.waiting.map(|w| w.nodes),
+                    waiting_slabs: t.waiting.map(|w| w.slabs),
+                    waiting_bytes: t.waiting.map(|w| w.bytes()),
+                    writer_ops: ops,
+                    writer_held_max_ns: held,
+                    writer_wait_max_ns: wait,
+                }
+            })
+            .collect()
+    }
 }
 
 impl RunSpec {
@@ -319,12 +389,18 @@ pub fn unix_now() -> u64 {
 
 /// Run `spec` and return its CSV row (`run_id` `run-<start>`, `rep` 0).
 pub fn run_row(spec: &RunSpec) -> Result<Row, Error> {
+    run_measured(spec).map(|(row, _)| row)
+}
+
+/// [`run_row`], and what the run measured (for the side files).
+pub fn run_measured(spec: &RunSpec) -> Result<(Row, Measured), Error> {
     let started_unix = unix_now();
     let m = run_spec(spec)?;
-    Ok(Row {
+    let row = Row {
         run_id: format!("run-{started_unix}"),
         host: crate::run::host::hostname(),
         started_unix,
         ..Row::new(spec, &m)
-    })
+    };
+    Ok((row, m))
 }
