@@ -21,13 +21,20 @@ bench:
 loom:
 	RUSTFLAGS="--cfg vma_bench_loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --release --test loom
 
-# Instrumentation cost: leak, read-only, with counters and oracle (release) and
-# without (--cfg vma_bench_bare), alternating, 3 runs each of 2 s at 1 and 2 threads.
+# Instrumentation cost: leak, read-only, 2 s runs at 1 and 2 threads, three
+# builds alternating: release (counters, oracle, latency sampling every 256th
+# operation), unsampled (--cfg vma_bench_unsampled: the same without sampling)
+# and bare (--cfg vma_bench_bare: no counters, no oracle, no sampling), 3 runs
+# each. Columns: build, threads, faults, faults_per_sec, sample_every.
+# Sampling's cost is release against unsampled; the whole instrumentation's,
+# release against bare.
 overhead:
 	$(CARGO) build --release
+	RUSTFLAGS="--cfg vma_bench_unsampled" CARGO_TARGET_DIR=target/unsampled $(CARGO) build --release
 	RUSTFLAGS="--cfg vma_bench_bare" CARGO_TARGET_DIR=target/bare $(CARGO) build --release
-	for i in 1 2 3; do for t in 1 2; do for b in target/release target/bare/release; do \
-	  $$b/vma-bench run --scheme leak --threads $$t --duration 2 | tail -1 | cut -d, -f3,4,15 | sed "s|^|$$b,|"; \
+	for i in 1 2 3; do for t in 1 2; do for b in target/release target/unsampled/release target/bare/release; do \
+	  $$b/vma-bench run --scheme leak --threads $$t --duration 2 2>/dev/null \
+	    | awk -F, -v b=$$b 'NR==1{for(i=1;i<=NF;i++)c[$$i]=i} NR==2{print b","$$c["threads"]","$$c["faults"]","$$c["faults_per_sec"]","$$c["sample_every"]}'; \
 	done; done; done
 
 clean:
