@@ -173,8 +173,9 @@ pub struct RunConfig {
 /// How often operations are timed, and whether a reader stalls.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Probe {
-    /// Every worker times every Nth fault and every Nth writer operation (each
-    /// kind of operation counted apart: munmap and mmap are two). At least 1;
+    /// Every worker times every Nth fault and every Nth writer operation
+    /// (faults and writers counted apart; a munmap and the mmap after it are
+    /// two writer operations). At least 1;
     /// [`RunSpec::check`](crate::run::spec::RunSpec::check) refuses 0.
     pub sample_every: u32,
     /// One worker parks inside its read section now and then.
