@@ -19,7 +19,7 @@ fn main() {
     if rc == 0 {
         println!(
             "clock_getres(CLOCK_MONOTONIC): {} ns",
-            res.tv_sec as i64 * 1_000_000_000 + res.tv_nsec as i64
+            res.tv_sec * 1_000_000_000 + res.tv_nsec
         );
     }
     let source =

@@ -128,7 +128,7 @@ impl Latency {
 
 /// The CSV's percentiles of `h`; None when it holds no sample.
 pub fn percentiles(h: &Histogram<u64>) -> Option<Percentiles> {
-    (h.len() > 0).then(|| Percentiles {
+    (!h.is_empty()).then(|| Percentiles {
         samples: h.len(),
         p50: h.value_at_quantile(0.5),
         p90: h.value_at_quantile(0.9),
@@ -141,7 +141,7 @@ pub fn percentiles(h: &Histogram<u64>) -> Option<Percentiles> {
 /// `(percentile, ns)` of `h` at each of [`TABLE`]'s percentiles; empty when it
 /// holds no sample.
 pub fn table(h: &Histogram<u64>) -> Vec<(f64, u64)> {
-    if h.len() == 0 {
+    if h.is_empty() {
         return Vec::new();
     }
     TABLE
@@ -205,6 +205,6 @@ mod tests {
         assert_eq!(f.samples, 3);
         assert!(f.max >= HIGHEST_NS, "{f:?}");
         l.reset();
-        assert!(Op::ALL.iter().all(|&op| l.of(op).len() == 0));
+        assert!(Op::ALL.iter().all(|&op| l.of(op).is_empty()));
     }
 }
