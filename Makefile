@@ -26,15 +26,20 @@ bench: setup
 loom:
 	RUSTFLAGS="--cfg vma_bench_loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --release --test loom
 
-# Instrumentation cost: leak, read-only, with counters and oracle (release) and
-# without (--cfg vma_bench_bare), alternating, 3 runs each of 2 s at 1 and 2 threads.
-# Prints binary, threads, faults_per_sec.
+# Instrumentation cost: leak, read-only, 2 s runs at 1 and 2 threads, three
+# builds alternating: release (counters, oracle, latency sampling every 256th
+# operation), unsampled (--cfg vma_bench_unsampled: the same without sampling)
+# and bare (--cfg vma_bench_bare: no counters, no oracle, no sampling), 3 runs
+# each. Columns: build, threads, faults, faults_per_sec, sample_every.
+# Sampling's cost is release against unsampled; the whole instrumentation's,
+# release against bare.
 overhead: setup
 	$(CARGO) build --release
+	RUSTFLAGS="--cfg vma_bench_unsampled" CARGO_TARGET_DIR=target/unsampled $(CARGO) build --release
 	RUSTFLAGS="--cfg vma_bench_bare" CARGO_TARGET_DIR=target/bare $(CARGO) build --release
-	for i in 1 2 3; do for t in 1 2; do for b in target/release target/bare/release; do \
-	  $$b/vma-bench run --scheme leak --threads $$t --duration 2 \
-	    | scripts/columns threads,faults_per_sec | sed "s|^|$$b,|"; \
+	for i in 1 2 3; do for t in 1 2; do for b in target/release target/unsampled/release target/bare/release; do \
+	  $$b/vma-bench run --scheme leak --threads $$t --duration 2 2>/dev/null \
+	    | scripts/columns threads,faults,faults_per_sec,sample_every | sed "s|^|$$b,|"; \
 	done; done; done
 
 # Instructions per fault of every correct scheme, 1 thread, read-only, counted by

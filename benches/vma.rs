@@ -3,9 +3,13 @@
 //! with the library's own driver (`run_spec`); pool start-up and join are not timed.
 //!
 //! Groups by question: read-only faults, faults under 1% and 10% churn, and
-//! mmap/munmap cost (100% churn), for every correct scheme and, on Linux, the real
-//! kernel (`linux`). Ids are `scheme/threads=T`; throughput is in operations
-//! (faults, or replacements in the mmap group) per second.
+//! the writers' cost (100% churn), for every correct scheme and, on Linux, the
+//! real kernel (`linux`). Each group with churn has both writer operations
+//! beside the faults: `mmap(MAP_FIXED)` replacement (ids `scheme/threads=T`,
+//! uniform skew) and munmap + mmap (ids `scheme/unmap-map,threads=T`, private
+//! skew: each worker churns its own mappings). Throughput is in operations per
+//! second (faults or churn operations; in `mmap_munmap`, a replacement, or a
+//! munmap + mmap pair).
 //!
 //! The last group, `free_calls_per_unmap`, times the workload the typesafe patch's
 //! figure is about; the deferred calls per removed mapping, by kind, are printed
@@ -29,17 +33,35 @@ fn threads() -> Vec<usize> {
 }
 
 fn spec(scheme: SchemeId, threads: usize, churn_pct: f64, limit: Limit) -> RunSpec {
+    spec_of(scheme, threads, churn_pct, ChurnKind::Replace, limit)
+}
+
+/// The workload with churn of `kind`: replace under uniform skew; munmap +
+/// mmap under private skew (each worker churns its own mappings, the only way
+/// the real kernel can: another thread's fault into an unmapped range would be
+/// SIGSEGV), for every scheme alike.
+fn spec_of(
+    scheme: SchemeId,
+    threads: usize,
+    churn_pct: f64,
+    kind: ChurnKind,
+    limit: Limit,
+) -> RunSpec {
     RunSpec {
         scheme,
         config: RunConfig {
             threads,
             churn_pct,
-            churn_kind: ChurnKind::Replace,
+            churn_kind: kind,
             exits_pct: 0.0,
             limit,
             warmup: Duration::ZERO,
-            skew: Skew::Uniform,
+            skew: match kind {
+                ChurnKind::Replace => Skew::Uniform,
+                ChurnKind::UnmapMap => Skew::Private,
+            },
             seed: 1,
+            probe: Default::default(),
         },
         // One process is one mm: the real kernel has 1.
         layout: Layout {
@@ -79,18 +101,32 @@ fn group(c: &mut Criterion, name: &str, churn_pct: f64) {
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
+    // Without churn there is no writer, so one kind only.
+    let kinds: &[ChurnKind] = if churn_pct > 0.0 {
+        &ChurnKind::ALL
+    } else {
+        &[ChurnKind::Replace]
+    };
     for t in threads() {
         // Every iteration is one operation on each of `t` threads.
         g.throughput(Throughput::Elements(t as u64));
-        for scheme in schemes() {
-            let id = BenchmarkId::new(scheme.label(), format!("threads={t}"));
-            g.bench_function(id, |b| {
-                b.iter_custom(|iters| {
-                    measure(&spec(scheme, t, churn_pct, Limit::ops_per_thread(iters)))
-                        .result
-                        .elapsed
-                })
-            });
+        for &kind in kinds {
+            for scheme in schemes() {
+                // Replace keeps the ids it always had; munmap + mmap is named.
+                let param = match kind {
+                    ChurnKind::Replace => format!("threads={t}"),
+                    ChurnKind::UnmapMap => format!("unmap-map,threads={t}"),
+                };
+                let id = BenchmarkId::new(scheme.label(), param);
+                g.bench_function(id, |b| {
+                    b.iter_custom(|iters| {
+                        let limit = Limit::ops_per_thread(iters);
+                        measure(&spec_of(scheme, t, churn_pct, kind, limit))
+                            .result
+                            .elapsed
+                    })
+                });
+            }
         }
     }
     g.finish();

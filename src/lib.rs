@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod clock;
 pub mod error;
 pub mod files;
 pub mod model;

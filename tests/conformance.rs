@@ -24,6 +24,7 @@ fn stress_config(kind: ChurnKind, seed: u64) -> RunConfig {
         warmup: Duration::ZERO,
         skew: Skew::Uniform,
         seed,
+        probe: Default::default(),
     }
 }
 
@@ -278,6 +279,7 @@ fn adversarial_with(twin: SchemeId, seed: u64, cap: u64, exits_pct: f64) -> RunR
         warmup: Duration::ZERO,
         skew: Skew::Uniform,
         seed,
+        probe: Default::default(),
     };
     twin.visit(Go(cfg)).expect("a model scheme")
 }

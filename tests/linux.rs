@@ -48,6 +48,7 @@ fn config(threads: usize, churn_pct: f64, skew: Skew, limit: Limit) -> RunConfig
         warmup: Duration::ZERO,
         skew,
         seed: 7,
+        probe: Default::default(),
     }
 }
 

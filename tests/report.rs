@@ -15,6 +15,8 @@ fn a_tiny_sweep_gives_rows_plots_and_a_report_naming_every_scheme() {
         reps: 2,
         duration: Duration::from_millis(20),
         warmup: Duration::ZERO,
+        // Enough timed writers in 20 ms for every scheme's latency panels.
+        sample_every: 16,
         ..Grid::default_for(2)
     };
     grid.studies.truncate(1);
@@ -128,8 +130,9 @@ fn a_tiny_sweep_gives_rows_plots_and_a_report_naming_every_scheme() {
             "{file} marks no cores"
         );
     }
-    // Per skew: threads, churn, outcomes, peak; and free calls.
-    assert_eq!(svgs, 2 * 4 + 1);
+    // Per skew: threads, churn, outcomes, peak, latency; and free calls and
+    // latency distributions.
+    assert_eq!(svgs, 2 * 5 + 2);
     let html = std::fs::read_to_string(&report).unwrap();
     for s in &names {
         assert!(

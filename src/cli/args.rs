@@ -8,12 +8,12 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cli::values::{
-    churn_kind, count, fault_work, flavour, policy, real, skew, whole, List, ListOf,
+    churn_kind, count, every, fault_work, flavour, policy, real, skew, stall, whole, List, ListOf,
 };
 use crate::error::Error;
 use crate::model::space::FaultWork;
 use crate::rcu::RcuSettings;
-use crate::run::driver::{ChurnKind, Limit, RunConfig, Skew};
+use crate::run::driver::{ChurnKind, Limit, Probe, RunConfig, Skew, Stall, DEFAULT_SAMPLE_EVERY};
 use crate::run::spec::RunSpec;
 use crate::run::sweep::Grid;
 use crate::run::{kernel, Layout};
@@ -154,6 +154,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = whole(0, 10_000),
           allow_negative_numbers = true)]
     pub widen: u64,
+    /// Time every Nth fault and every Nth writer operation of each worker
+    /// (latency columns of the CSV), N >= 1.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SAMPLE_EVERY,
+          value_parser = every(), allow_negative_numbers = true)]
+    pub sample_every: u32,
+    /// A stalled reader: one worker parks inside its read section for MS
+    /// milliseconds every EVERY_MS (models only; MS <= --duration, EVERY_MS >=
+    /// MS).
+    #[arg(long, value_name = "MS:EVERY_MS", value_parser = stall())]
+    pub stall: Option<Stall>,
 }
 
 /// The scheme a policy and an optional flavour name: the flavour given, or the
@@ -210,6 +220,10 @@ impl RunArgs {
                 warmup: Duration::from_secs_f64(self.warmup),
                 skew: self.skew,
                 seed: self.seed,
+                probe: Probe {
+                    sample_every: self.sample_every,
+                    stall: self.stall,
+                },
             },
             layout: Layout {
                 // One process is one mm: the real kernel's default is 1.
@@ -297,6 +311,15 @@ pub struct SweepArgs {
     #[arg(long, value_name = "X", value_parser = whole(0, u64::MAX / 2),
           allow_negative_numbers = true)]
     pub seed: Option<u64>,
+    /// Time every Nth fault and writer operation of each worker, N >= 1
+    /// [default: 256].
+    #[arg(long, value_name = "N", value_parser = every(), allow_negative_numbers = true)]
+    pub sample_every: Option<u32>,
+    /// The stall study's reader: parks of MS milliseconds every EVERY_MS
+    /// [default: 10:100] (a grid without that study, as --quick's, has no
+    /// stalled reader).
+    #[arg(long, value_name = "MS:EVERY_MS", value_parser = stall())]
+    pub stall: Option<Stall>,
     /// Write everything under DIR, plots in DIR/plots [default: results/ and
     /// plots/].
     #[arg(long, value_name = "DIR")]
@@ -382,6 +405,16 @@ impl SweepArgs {
         }
         if let Some(seed) = self.seed {
             grid.seed = seed;
+        }
+        if let Some(n) = self.sample_every {
+            grid.sample_every = n;
+        }
+        if let Some(st) = self.stall {
+            grid.each_study(|s| {
+                if s.stall.is_some() {
+                    s.stall = Some(st);
+                }
+            });
         }
         // An explicit linux with an explicit --mms > 1 asks for the impossible; the
         // default scheme list runs linux with its one mm (its rows say mms = 1).

@@ -63,6 +63,12 @@ where
                      oracle are off, answers are not checked (for `make overhead` only)"
                 );
             }
+            if cfg!(vma_bench_unsampled) {
+                eprintln!(
+                    "vma-bench: note: built with --cfg vma_bench_unsampled: no latency is \
+                     sampled (for make overhead only)"
+                );
+            }
             let row = run_row(&spec)?;
             let mut w = csv::Writer::from_writer(out);
             w.serialize(&row)

@@ -9,7 +9,7 @@ use clap::error::ErrorKind;
 use clap::{Arg, Command};
 
 use crate::model::space::FaultWork;
-use crate::run::driver::{ChurnKind, Skew};
+use crate::run::driver::{ChurnKind, Skew, Stall};
 use crate::schemes::{Flavour, Policy};
 
 /// A whole number in `min..=max`.
@@ -28,6 +28,13 @@ pub fn count(min: u64, max: u64) -> impl TypedValueParser<Value = usize> {
     whole(min, max).map(|n| n as usize)
 }
 
+/// A sampling rate, "every Nth": a whole number in `1..=2^30` (0 would time
+/// nothing and is refused, naming the value).
+pub fn every() -> impl TypedValueParser<Value = u32> {
+    // At most 2^30: fits.
+    whole(1, 1 << 30).map(|n| n as u32)
+}
+
 /// A finite number in `min..=max` (NaN and infinities are refused).
 pub fn real(min: f64, max: f64) -> impl TypedValueParser<Value = f64> {
     move |value: &str| -> Result<f64, String> {
@@ -35,6 +42,29 @@ pub fn real(min: f64, max: f64) -> impl TypedValueParser<Value = f64> {
             Ok(x) if x.is_finite() && (min..=max).contains(&x) => Ok(x),
             _ => Err(format!("not a number in {min}..={max}")),
         }
+    }
+}
+
+/// A stalled reader, `MS:EVERY_MS`: parks of MS milliseconds, one every
+/// EVERY_MS, each a finite number above 0 and at most an hour. Whether they
+/// fit the run is `RunSpec::check`'s question.
+pub fn stall() -> impl TypedValueParser<Value = Stall> {
+    move |value: &str| -> Result<Stall, String> {
+        let ms = |v: &str| match v.trim().parse::<f64>() {
+            Ok(x) if x.is_finite() && x > 0.0 && x <= 3_600_000.0 => {
+                Ok(std::time::Duration::from_secs_f64(x / 1000.0))
+            }
+            _ => Err(format!(
+                "'{v}' is not a number of milliseconds in (0, 3600000]"
+            )),
+        };
+        let (park, every) = value
+            .split_once(':')
+            .ok_or_else(|| "not MS:EVERY_MS (e.g. 10:100)".to_string())?;
+        Ok(Stall {
+            park: ms(park)?,
+            every: ms(every)?,
+        })
     }
 }
 

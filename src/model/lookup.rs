@@ -1,5 +1,6 @@
 //! The lookup trait: what the driver, the benchmarks and the tests drive.
 
+use crate::clock::{now, ns_since, Timed, WriterTime};
 use crate::model::counters::Counters;
 use crate::model::hook::Hook;
 use crate::model::mm::{Layout, MapKind};
@@ -49,10 +50,90 @@ pub trait VmaLookup: Sync {
     /// without mm lifetimes (the real kernel: our one process cannot exit) do
     /// nothing; `run_spec` refuses exits for them.
     fn exit<'a>(&'a self, _h: &mut Self::Handle<'a>, _mm: usize, _c: &Counters) {}
+    /// [`Self::fault`], timed: nanoseconds from the start of the lookup to the
+    /// unlock (the default times the whole call; the real kernel times only
+    /// the write that faults).
+    #[inline]
+    fn fault_timed<'a>(
+        &'a self,
+        h: &mut Self::Handle<'a>,
+        mm: usize,
+        addr: u64,
+        c: &Counters,
+    ) -> u64 {
+        let t = now();
+        self.fault(h, mm, addr, c);
+        ns_since(t)
+    }
+    /// [`Self::replace`], timed (the default: the whole call is the hold time,
+    /// the wait unknown).
+    fn replace_timed<'a>(
+        &'a self,
+        h: &mut Self::Handle<'a>,
+        mm: usize,
+        slot: usize,
+        kind: MapKind,
+        c: &Counters,
+    ) -> WriterTime {
+        let t = now();
+        self.replace(h, mm, slot, kind, c);
+        whole_call(t)
+    }
+    /// [`Self::unmap`], timed (the default as for `replace_timed`).
+    fn unmap_timed<'a>(
+        &'a self,
+        h: &mut Self::Handle<'a>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+    ) -> (bool, WriterTime) {
+        let t = now();
+        let done = self.unmap(h, mm, slot, c);
+        (done, whole_call(t))
+    }
+    /// [`Self::map`], timed (the default as for `replace_timed`).
+    fn map_timed<'a>(
+        &'a self,
+        h: &mut Self::Handle<'a>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+    ) -> (bool, WriterTime) {
+        let t = now();
+        let done = self.map(h, mm, slot, c);
+        (done, whole_call(t))
+    }
+    /// [`Self::exit`], timed (the default as for `replace_timed`).
+    fn exit_timed<'a>(&'a self, h: &mut Self::Handle<'a>, mm: usize, c: &Counters) -> WriterTime {
+        let t = now();
+        self.exit(h, mm, c);
+        whole_call(t)
+    }
+    /// A reader parked inside its read section: enter it, walk to `addr` in
+    /// `mm`, call `park`, leave ([`Space::stall`]). The default only calls
+    /// `park`: a lookup whose read section cannot be entered from here (the real
+    /// kernel's `rcu_read_lock()`); `run_spec` refuses stalls for it.
+    fn stall<'a>(
+        &'a self,
+        _h: &mut Self::Handle<'a>,
+        _mm: usize,
+        _addr: u64,
+        park: &mut dyn FnMut(),
+    ) {
+        park();
+    }
     /// Called by the driver when its measured interval starts (after the warm-up)
     /// and when it ends (after every worker returned). The models ignore it; the
     /// real kernel samples its own counters here.
     fn measured(&self, _edge: Edge) {}
+}
+
+/// A call timed as a whole: all of it held, the wait unknown.
+fn whole_call(t: std::time::Instant) -> WriterTime {
+    WriterTime {
+        wait_ns: None,
+        held_ns: ns_since(t),
+    }
 }
 
 /// An end of the driver's measured interval.
@@ -106,6 +187,48 @@ impl<S: Scheme, H: Hook + Clone + Sync> VmaLookup for Space<S, H> {
     }
     fn reclaimed(&self) -> Option<Reclaimed> {
         Some(Space::reclaimed(self))
+    }
+    fn replace_timed<'a>(
+        &'a self,
+        h: &mut Handle<'a, S, H>,
+        mm: usize,
+        slot: usize,
+        kind: MapKind,
+        c: &Counters,
+    ) -> WriterTime {
+        let mut sw = Timed::new();
+        Space::replace_in(self, h, mm, slot, kind, c, &mut sw);
+        sw.time()
+    }
+    fn unmap_timed<'a>(
+        &'a self,
+        h: &mut Handle<'a, S, H>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+    ) -> (bool, WriterTime) {
+        let mut sw = Timed::new();
+        let done = Space::unmap_in(self, h, mm, slot, c, &mut sw);
+        (done, sw.time())
+    }
+    fn map_timed<'a>(
+        &'a self,
+        h: &mut Handle<'a, S, H>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+    ) -> (bool, WriterTime) {
+        let mut sw = Timed::new();
+        let done = Space::map_in(self, h, mm, slot, c, &mut sw);
+        (done, sw.time())
+    }
+    fn exit_timed<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, c: &Counters) -> WriterTime {
+        let mut sw = Timed::new();
+        Space::exit_in(self, h, mm, c, &mut sw);
+        sw.time()
+    }
+    fn stall<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, addr: u64, park: &mut dyn FnMut()) {
+        Space::stall(self, h, mm, addr, park);
     }
     fn exit<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, c: &Counters) {
         Space::exit(self, h, mm, c);

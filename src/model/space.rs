@@ -12,6 +12,7 @@ use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+use crate::clock::{Stopwatch, Untimed};
 use crate::model::counters::Counters;
 use crate::model::gp::{GpLatency, GpProbes, PROBE_EVERY};
 use crate::model::hook::{Hook, NoHook, Point};
@@ -395,6 +396,35 @@ impl<S: Scheme, H> Space<S, H> {
         result
     }
 
+    /// A reader parked inside its read section: enter the scheme's section,
+    /// walk the index to `addr` in `mm` as a fault does (under hazard pointers
+    /// the walk leaves the last two nodes and the entry it found protected), call
+    /// `park` (the caller sleeps there), then leave. Under `rwlock`, whose
+    /// readers have no section but `mmap_lock`, the reader holds `mmap_lock` for
+    /// read while parked. A reader preempted or interrupted inside
+    /// `rcu_read_lock()` does this: it holds up every grace period (and, under
+    /// QSBR, reports no quiescent state) until it leaves. No VMA is locked.
+    pub fn stall<'a, H2>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        mm: usize,
+        addr: u64,
+        park: impl FnOnce(),
+    ) {
+        let m = &self.mms[mm];
+        if !S::PER_VMA_LOCK {
+            let _read = m.read_lock();
+            std::hint::black_box(m.tree.find_locked(addr));
+            park();
+            return;
+        }
+        let mut section = self.scheme.enter(&mut h.local);
+        // None: a hazard pointer's validation failed; walk again, as a fault does.
+        while m.tree.walk(addr, &mut section).is_none() {}
+        park();
+        self.scheme.leave(&mut h.local, section);
+    }
+
     /// N7, the mistake itself: the sequence of the mm `vma` names now, read
     /// without a reference (a reuse may change it at any time), instead of the
     /// caller's. Reading it touches that mm, which may have been freed: counted.
@@ -654,8 +684,23 @@ impl<S: Scheme, H> Space<S, H> {
         kind: MapKind,
         c: &Counters,
     ) -> Pending<'a> {
+        self.prepare_in(h, mm, slot, kind, c, &mut Untimed)
+    }
+
+    /// [`Self::prepare`], passing `sw` the lock's request and its taking.
+    fn prepare_in<'a, H2>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        mm: usize,
+        slot: usize,
+        kind: MapKind,
+        c: &Counters,
+        sw: &mut impl Stopwatch,
+    ) -> Pending<'a> {
         let m = &self.mms[mm];
+        sw.requested();
         let guard = m.write_lock();
+        sw.locked();
         let new = self.new_vma(h, m, slot, kind, c);
         Pending {
             mm: m,
@@ -670,6 +715,17 @@ impl<S: Scheme, H> Space<S, H> {
     /// for its readers) and hand it to the scheme's free path; then `mmap_lock` is
     /// released, which unlocks both. Over an unmapped slot it only maps.
     pub fn commit<'a, H2: Hook>(&'a self, h: &mut Handle<'a, S, H2>, p: Pending<'a>, c: &Counters) {
+        self.commit_in(h, p, c, &mut Untimed);
+    }
+
+    /// [`Self::commit`], passing `sw` the lock's release.
+    fn commit_in<'a, H2: Hook>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        p: Pending<'a>,
+        c: &Counters,
+        sw: &mut impl Stopwatch,
+    ) {
         let seq = p.guard.seq();
         let m = p.mm;
         let old = NonNull::new(m.truth(p.slot));
@@ -699,6 +755,7 @@ impl<S: Scheme, H> Space<S, H> {
             unsafe { self.free_vma(h, old, c) };
         }
         drop(p.guard);
+        sw.unlocked();
     }
 
     /// `mmap(MAP_FIXED)` over `slot` of `mm`: the old VMA is replaced in place.
@@ -710,8 +767,21 @@ impl<S: Scheme, H> Space<S, H> {
         kind: MapKind,
         c: &Counters,
     ) {
-        let p = self.prepare(h, mm, slot, kind, c);
-        self.commit(h, p, c);
+        self.replace_in(h, mm, slot, kind, c, &mut Untimed);
+    }
+
+    /// [`Self::replace`], passing `sw` the points of its `mmap_lock` cycle.
+    pub fn replace_in<'a, H2: Hook>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        mm: usize,
+        slot: usize,
+        kind: MapKind,
+        c: &Counters,
+        sw: &mut impl Stopwatch,
+    ) {
+        let p = self.prepare_in(h, mm, slot, kind, c, sw);
+        self.commit_in(h, p, c, sw);
     }
 
     /// `munmap` of `slot` in `mm`: write-lock its VMA, store a gap over it (the
@@ -725,9 +795,25 @@ impl<S: Scheme, H> Space<S, H> {
         slot: usize,
         c: &Counters,
     ) -> bool {
+        self.unmap_in(h, mm, slot, c, &mut Untimed)
+    }
+
+    /// [`Self::unmap`], passing `sw` the points of its `mmap_lock` cycle.
+    pub fn unmap_in<'a, H2: Hook>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+        sw: &mut impl Stopwatch,
+    ) -> bool {
         let m = &self.mms[mm];
+        sw.requested();
         let guard = m.write_lock();
+        sw.locked();
         let Some(old) = NonNull::new(m.truth(slot)) else {
+            drop(guard);
+            sw.unlocked();
             return false;
         };
         // SAFETY: under mmap_lock for write the slot's VMA is alive until removed.
@@ -745,6 +831,7 @@ impl<S: Scheme, H> Space<S, H> {
         // SAFETY: out of the index and detached (readers drained); freed once.
         unsafe { self.free_vma(h, old, c) };
         drop(guard);
+        sw.unlocked();
         true
     }
 
@@ -758,9 +845,25 @@ impl<S: Scheme, H> Space<S, H> {
         slot: usize,
         c: &Counters,
     ) -> bool {
+        self.map_in(h, mm, slot, c, &mut Untimed)
+    }
+
+    /// [`Self::map`], passing `sw` the points of its `mmap_lock` cycle.
+    pub fn map_in<'a, H2>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+        sw: &mut impl Stopwatch,
+    ) -> bool {
         let m = &self.mms[mm];
+        sw.requested();
         let guard = m.write_lock();
+        sw.locked();
         if !m.truth(slot).is_null() {
+            drop(guard);
+            sw.unlocked();
             return false;
         }
         let new = self.new_vma(h, m, slot, MapKind::Fresh, c);
@@ -774,6 +877,7 @@ impl<S: Scheme, H> Space<S, H> {
         self.store(h, m, slot, new.as_ptr(), c);
         c.maps.inc();
         drop(guard);
+        sw.unlocked();
         true
     }
 
@@ -784,8 +888,21 @@ impl<S: Scheme, H> Space<S, H> {
     /// then the mm itself is freed once no one pins it, a new mm is created in
     /// its entry and its VMAs are attached. Unmapped slots stay unmapped.
     pub fn exit<'a, H2: Hook>(&'a self, h: &mut Handle<'a, S, H2>, mm: usize, c: &Counters) {
+        self.exit_in(h, mm, c, &mut Untimed);
+    }
+
+    /// [`Self::exit`], passing `sw` the points of its `mmap_lock` cycle.
+    pub fn exit_in<'a, H2: Hook>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        mm: usize,
+        c: &Counters,
+        sw: &mut impl Stopwatch,
+    ) {
         let m = &self.mms[mm];
+        sw.requested();
         let guard = m.write_lock();
+        sw.locked();
         let seq = guard.seq();
         let mut olds = Vec::with_capacity(self.layout.slots);
         let mut news = Vec::with_capacity(self.layout.slots);
@@ -827,6 +944,7 @@ impl<S: Scheme, H> Space<S, H> {
             c.maps.inc();
         }
         drop(guard);
+        sw.unlocked();
     }
 }
 

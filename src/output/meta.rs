@@ -34,6 +34,9 @@ pub struct StudyParams {
     pub skews: Vec<String>,
     /// Fault works.
     pub fault_works: Vec<String>,
+    /// The stalled reader of every run, `MS:EVERY_MS` (absent: none).
+    #[serde(default)]
+    pub stall: Option<String>,
 }
 
 /// The sweep's parameters.
@@ -59,6 +62,10 @@ pub struct Params {
     pub qsbr_every: u32,
     /// Seed of repetition 0 (repetition `r` uses `seed + r`).
     pub seed: u64,
+    /// Every worker timed every Nth fault and writer operation (absent from
+    /// metadata written before latencies were sampled).
+    #[serde(default)]
+    pub sample_every: Option<u32>,
 }
 
 /// Everything recorded beside a sweep's CSV.

@@ -9,11 +9,14 @@
 //! its JSON, never a live run: this layer imports only itself, the error type
 //! and the file writer.
 
+pub mod latency_report;
 pub mod meta;
 pub mod plot;
+pub mod plot_latency;
 pub mod report;
 pub mod results;
 pub mod row;
+pub mod side;
 pub mod stats;
 
 use std::path::{Path, PathBuf};
@@ -24,8 +27,18 @@ use crate::error::Error;
 /// metadata beside them, draw every plot into `dir` and write the report there.
 /// Returns the report's path. Nothing is written if a file is refused.
 pub fn plot_files(csvs: &[PathBuf], dir: &Path) -> Result<PathBuf, Error> {
+    // Side files are found beside their CSV (`vma-bench plot results/*.csv`
+    // names them too): not CSVs of rows.
+    let csvs: Vec<PathBuf> = csvs
+        .iter()
+        .filter(|p| !side::is_side_file(p))
+        .cloned()
+        .collect();
+    let csvs = &csvs[..];
     let (rows, metas) = results::read(csvs)?;
+    let side = side::read_side(csvs)?;
     let data = stats::Data::new(&rows, &metas);
-    let svgs = plot::draw_all(&data, dir)?;
+    let mut svgs = plot::draw_all(&data, dir)?;
+    svgs.extend(plot_latency::draw(&data, &side, dir)?);
     report::write_report(&data, &metas, &svgs, dir)
 }

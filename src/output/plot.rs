@@ -21,11 +21,11 @@ use crate::output::stats::{
     churn_label, faults_per_sec, format_number, per_fault, summarize, Data, Summary,
 };
 
-fn threads_label(t: usize) -> String {
+pub(crate) fn threads_label(t: usize) -> String {
     format!("{t} thread{}", if t == 1 { "" } else { "s" })
 }
 
-const PALETTE: [RGBColor; 10] = [
+pub(crate) const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -39,25 +39,25 @@ const PALETTE: [RGBColor; 10] = [
 ];
 
 /// One line of a panel: a label, and (x position, summary) per point.
-struct Series {
-    label: String,
-    color: RGBColor,
-    dashed: bool,
-    points: Vec<(f64, Summary)>,
+pub(crate) struct Series {
+    pub(crate) label: String,
+    pub(crate) color: RGBColor,
+    pub(crate) dashed: bool,
+    pub(crate) points: Vec<(f64, Summary)>,
 }
 
 /// One panel.
-struct Panel {
-    caption: String,
-    x_desc: String,
+pub(crate) struct Panel {
+    pub(crate) caption: String,
+    pub(crate) x_desc: String,
     /// Labels of the categorical x positions 0, 1, ...
-    x_labels: Vec<String>,
-    y_desc: String,
+    pub(crate) x_labels: Vec<String>,
+    pub(crate) y_desc: String,
     /// Draw log10 of the values; zeros on the floor.
-    log: bool,
-    series: Vec<Series>,
+    pub(crate) log: bool,
+    pub(crate) series: Vec<Series>,
     /// Where to mark the cores (x position, label), on thread axes.
-    cores_at: Vec<(f64, String)>,
+    pub(crate) cores_at: Vec<(f64, String)>,
 }
 
 /// The floor of a log axis, in decades below the smallest non-zero value.
@@ -243,14 +243,14 @@ where
 }
 
 /// A figure: a title and its panels, laid out in a grid.
-struct Figure {
-    file: String,
-    title: String,
-    panels: Vec<Panel>,
+pub(crate) struct Figure {
+    pub(crate) file: String,
+    pub(crate) title: String,
+    pub(crate) panels: Vec<Panel>,
 }
 
 impl Figure {
-    fn render(&self) -> Result<String, String> {
+    pub(crate) fn render(&self) -> Result<String, String> {
         let cols = self.panels.len().clamp(1, 2);
         let rows = self.panels.len().div_ceil(cols).max(1);
         let (w, h) = ((560 * cols as u32).max(900), 60 + 400 * rows as u32);
@@ -292,11 +292,11 @@ fn cores_position(threads: &[usize], cores: usize) -> Option<(f64, &'static str)
 }
 
 /// Which value a series plots.
-type Metric<'m> = &'m (dyn Fn(&Row) -> Option<f64> + Sync);
+pub(crate) type Metric<'m> = &'m (dyn Fn(&Row) -> Option<f64> + Sync);
 
 impl Data<'_> {
     /// Series over thread positions at one (skew, churn).
-    fn over_threads(
+    pub(crate) fn over_threads(
         &self,
         skew: &str,
         churn: u64,
@@ -335,7 +335,7 @@ impl Data<'_> {
         })
     }
 
-    fn series(
+    pub(crate) fn series(
         &self,
         models_only: bool,
         pts: impl Fn(&str, &str) -> Vec<(f64, Summary)>,
@@ -367,7 +367,7 @@ impl Data<'_> {
     }
 
     /// A caption's note when `t` threads are more than a machine's cores.
-    fn oversubscribed(&self, t: usize) -> &'static str {
+    pub(crate) fn oversubscribed(&self, t: usize) -> &'static str {
         let over = self
             .hosts
             .iter()
@@ -409,7 +409,13 @@ impl Data<'_> {
             .collect()
     }
 
-    fn thread_panel(&self, caption: String, y_desc: &str, log: bool, series: Vec<Series>) -> Panel {
+    pub(crate) fn thread_panel(
+        &self,
+        caption: String,
+        y_desc: &str,
+        log: bool,
+        series: Vec<Series>,
+    ) -> Panel {
         Panel {
             caption,
             x_desc: "worker threads".into(),

@@ -86,6 +86,7 @@ pub fn findings(d: &Data<'_>) -> Vec<String> {
             }
         }
     }
+    out.extend(crate::output::latency_report::findings(d));
     let med = |v: Vec<f64>| Summary::of(v).map(|s| s.median * 100.0);
     if let Some(w) = med(within) {
         out.push(format!(
@@ -456,6 +457,23 @@ pub fn write_report(
                 scheme at the same point; free calls / unmap and kernel minflt / fault are medians over \
                 the rows of that churn rate.</p>");
     h.push_str(&summary_tables(d));
+    h.push_str(
+        "<h2>Latency</h2><p>Every Nth fault (from the start of the lookup to the unlock) and \
+         every Nth writer operation (<code>mmap_lock</code> held for write) of each worker is \
+         timed (N: the <code>sample_every</code> column); each sample includes about one clock \
+         reading. Distributions per run are in the <code>.latency.csv</code> beside the CSV.</p>",
+    );
+    h.push_str(&crate::output::latency_report::latency_table(d));
+    let stalls = crate::output::latency_report::stall_table(d);
+    if !stalls.is_empty() {
+        h.push_str(
+            "<h2>A stalled reader</h2><p>One worker parks inside its read section now and then \
+             (the <code>stall_ms</code> and <code>stall_every_ms</code> columns); these runs are \
+             in no other table or plot. Medians over repetitions; the timeline of each run is in \
+             the <code>.timeline.csv</code> beside the CSV.</p>",
+        );
+        h.push_str(&stalls);
+    }
     h.push_str("<h2>Plots</h2>");
     for p in svgs {
         let svg = std::fs::read_to_string(p)

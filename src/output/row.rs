@@ -129,6 +129,49 @@ pub struct Row {
     /// Broken-twin failures caught without a wrong answer: refcount underflows
     /// and touches of a freed mm (always 0 for a correct scheme and for `linux`).
     pub errors: u64,
+    /// Every worker timed every Nth fault and every Nth writer operation.
+    pub sample_every: u32,
+    /// Faults timed.
+    pub fault_samples: u64,
+    /// Fault latency, median, ns: from the start of `lock_vma_under_rcu` to the
+    /// unlock, fallback included (`linux`: the write that faults). Empty where
+    /// no fault was timed.
+    pub fault_p50_ns: Option<u64>,
+    /// Fault latency, 90th percentile, ns.
+    pub fault_p90_ns: Option<u64>,
+    /// Fault latency, 99th percentile, ns.
+    pub fault_p99_ns: Option<u64>,
+    /// Fault latency, 99.9th percentile, ns.
+    pub fault_p999_ns: Option<u64>,
+    /// Fault latency, the longest timed, ns.
+    pub fault_max_ns: Option<u64>,
+    /// Writer operations timed (replace, munmap, mmap and exit, each its own).
+    pub writer_samples: u64,
+    /// Writer latency, median, ns: `mmap_lock` held for write, from taking it
+    /// to dropping it, waiting for readers in detach and the free path included
+    /// (`linux`: the whole `mmap` or `munmap` system call). Empty where none
+    /// was timed.
+    pub writer_p50_ns: Option<u64>,
+    /// Writer latency, 90th percentile, ns.
+    pub writer_p90_ns: Option<u64>,
+    /// Writer latency, 99th percentile, ns.
+    pub writer_p99_ns: Option<u64>,
+    /// Writer latency, 99.9th percentile, ns.
+    pub writer_p999_ns: Option<u64>,
+    /// Writer latency, the longest timed, ns.
+    pub writer_max_ns: Option<u64>,
+    /// The stalled reader's park, ms (empty: no stalled reader).
+    pub stall_ms: Option<f64>,
+    /// From one park to the next, ms.
+    pub stall_every_ms: Option<f64>,
+    /// Parks the stalled reader completed.
+    pub stalls: Option<u64>,
+    /// How fast the bytes waiting to be reclaimed grew while the reader was
+    /// parked, bytes per ms (median over parks; models only).
+    pub stall_growth_bytes_per_ms: Option<f64>,
+    /// The longest a timed writer waited to take `mmap_lock` for write, ns
+    /// (runs with a stalled reader; models only).
+    pub writer_wait_max_ns: Option<u64>,
     /// `linux` only: the kernel's minor faults for this process over the measured
     /// interval (`getrusage`), to set against `faults`.
     pub kernel_minflt: Option<u64>,

@@ -176,6 +176,8 @@ impl Setup {
 /// What the figures are drawn from.
 pub struct Data<'a> {
     rows: &'a [Row],
+    /// The runs with a stalled reader, in file order (in no point).
+    pub stalled: Vec<&'a Row>,
     /// Points keyed with their origin in place of the host.
     points: BTreeMap<Key, Vec<&'a Row>>,
     /// The one (mms, slots) of each (origin, scheme).
@@ -205,8 +207,12 @@ pub struct Data<'a> {
 impl<'a> Data<'a> {
     /// Group `rows`; `metas` give the cores of their hosts.
     pub fn new(rows: &'a [Row], metas: &[Meta]) -> Data<'a> {
+        // Runs with a stalled reader are a scenario of their own: they are kept
+        // apart (`stalled`), out of every point.
+        let stalled: Vec<&Row> = rows.iter().filter(|r| r.stall_ms.is_some()).collect();
+        let plain = || rows.iter().filter(|r| r.stall_ms.is_none());
         let mut setups: BTreeMap<(&str, String), BTreeSet<Setup>> = BTreeMap::new();
-        for r in rows {
+        for r in plain() {
             setups
                 .entry((r.host.as_str(), r.label()))
                 .or_default()
@@ -227,7 +233,7 @@ impl<'a> Data<'a> {
         let mut points: BTreeMap<Key, Vec<&Row>> = BTreeMap::new();
         let mut setup = BTreeMap::new();
         let mut host_of = BTreeMap::new();
-        for r in rows {
+        for r in plain() {
             let o = origin(r);
             setup.insert((o.clone(), r.label()), (r.mms, r.slots));
             host_of.insert(o.clone(), r.host.clone());
@@ -243,7 +249,7 @@ impl<'a> Data<'a> {
         };
         let hosts = set(&|k| k.host.clone());
         let mut schemes: Vec<String> = Vec::new();
-        for r in rows {
+        for r in plain() {
             if !schemes.contains(&r.label()) {
                 schemes.push(r.label());
             }
@@ -259,6 +265,7 @@ impl<'a> Data<'a> {
         }
         let mut data = Data {
             rows,
+            stalled,
             points,
             setup,
             host_of,

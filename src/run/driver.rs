@@ -10,19 +10,20 @@
 //! ([`RunResult::joined`]). The calling thread samples the counters while the
 //! workers run, for the memory-waiting figures and the stop conditions.
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
+use crate::clock::{now, ns_between, WriterTime};
 use crate::model::counters::{Counters, Totals};
-use crate::model::index::Node;
 use crate::model::lookup::{Edge, VmaLookup};
 use crate::model::mm::MapKind;
-use crate::model::page::PAGE_SIZE;
-use crate::model::vma::Vma;
 use crate::rng::Rng;
+use crate::run::latency::{Latency, Op};
+pub use crate::run::timeline::Waiting;
+use crate::run::timeline::{add_writer, Tick, Timeline, WriterBucket};
 
 /// Which mappings faults (and churn) go to.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -165,25 +166,70 @@ pub struct RunConfig {
     pub skew: Skew,
     /// Seed of every worker's generator.
     pub seed: u64,
+    /// Latency sampling and the stalled reader.
+    pub probe: Probe,
 }
 
-/// Memory waiting to be reclaimed, by kind of object.
-#[derive(Copy, Clone, Debug, Default, PartialEq)]
-pub struct Waiting {
-    /// Removed VMAs not yet back in their cache.
-    pub vmas: u64,
-    /// Replaced index nodes not yet back in their cache.
-    pub nodes: u64,
-    /// Emptied typesafe slabs whose page waits for a grace period.
-    pub slabs: u64,
+/// How often operations are timed, and whether a reader stalls.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// Every worker times every Nth fault and every Nth writer operation
+    /// (faults and writers counted apart; a munmap and the mmap after it are
+    /// two writer operations). At least 1;
+    /// [`RunSpec::check`](crate::run::spec::RunSpec::check) refuses 0.
+    pub sample_every: u32,
+    /// One worker parks inside its read section now and then.
+    pub stall: Option<Stall>,
 }
 
-impl Waiting {
-    /// Bytes: objects times their size, slabs times the page size.
-    pub fn bytes(&self) -> u64 {
-        self.vmas * std::mem::size_of::<Vma>() as u64
-            + self.nodes * std::mem::size_of::<Node>() as u64
-            + self.slabs * PAGE_SIZE as u64
+/// The default sampling rate: every 256th operation (the README gives its
+/// cost, within 2% of the throughput of a build without sampling).
+pub const DEFAULT_SAMPLE_EVERY: u32 = 256;
+
+impl Default for Probe {
+    fn default() -> Self {
+        Probe {
+            sample_every: DEFAULT_SAMPLE_EVERY,
+            stall: None,
+        }
+    }
+}
+
+/// A stalled reader: worker 0, every `every` of the measured phase (the first
+/// time one `every` after it opens), parks inside its read section for `park`,
+/// as a reader preempted or interrupted inside `rcu_read_lock()` would.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Stall {
+    /// How long each park lasts.
+    pub park: Duration,
+    /// From the start of one park to the start of the next.
+    pub every: Duration,
+}
+
+impl Stall {
+    /// `MS:EVERY_MS`, as the command line takes it (`10:100`).
+    pub fn label(&self) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        format!("{}:{}", ms(self.park), ms(self.every))
+    }
+}
+
+/// Whether this build times operations at all (`--cfg vma_bench_unsampled`
+/// and `--cfg vma_bench_bare` builds do not: the baselines of `make overhead`).
+const SAMPLING: bool = !cfg!(vma_bench_unsampled) && !cfg!(vma_bench_bare);
+
+/// Whether this operation is the one to time: counts `left` down from `n`.
+#[inline(always)]
+fn due(left: &mut u64, n: u64) -> bool {
+    if !SAMPLING {
+        return false;
+    }
+    *left -= 1;
+    if *left == 0 {
+        *left = n;
+        true
+    } else {
+        false
     }
 }
 
@@ -206,6 +252,10 @@ pub struct RunResult {
     pub mean_waiting_bytes: f64,
     /// How many samples the sampler took.
     pub samples: u64,
+    /// The sampled operations' latencies, every worker's merged.
+    pub latency: Latency,
+    /// The run over time (recorded only with a stalled reader; else empty).
+    pub timeline: Timeline,
 }
 
 impl RunResult {
@@ -242,6 +292,34 @@ fn waiting(t: &Totals, lookup: &impl VmaLookup) -> Option<Waiting> {
             .saturating_sub(r.nodes_after_gp),
         slabs: t.slab_call_rcu.saturating_sub(r.slabs_after_gp),
     })
+}
+
+/// A timed writer operation of a worker: a due one's hold time into the
+/// histogram; where the run keeps a timeline, every one into the bucket of the
+/// millisecond since `origin` it ended in.
+#[inline]
+fn writer_timed(
+    due: bool,
+    latency: &mut Latency,
+    timeline: Option<(&mut Vec<WriterBucket>, Instant)>,
+    op: Op,
+    time: WriterTime,
+) {
+    if due {
+        latency.record(op, time.held_ns);
+    }
+    if let Some((buckets, origin)) = timeline {
+        let ms = ns_between(origin, now()) / 1_000_000;
+        add_writer(buckets, ms as usize, time);
+    }
+}
+
+/// Merge `b` into millisecond `ms` of `buckets` (growing it).
+fn add_bucket(buckets: &mut Vec<WriterBucket>, ms: usize, b: &WriterBucket) {
+    if buckets.len() <= ms {
+        buckets.resize(ms + 1, WriterBucket::default());
+    }
+    buckets[ms].merge(b);
 }
 
 /// Which slot an operation of worker `i` of `threads` goes to.
@@ -304,6 +382,16 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
     });
     let joined = AtomicUsize::new(0);
     let finished = AtomicUsize::new(0);
+    // The stalled reader: the sampler says when a park is due, worker 0 parks
+    // and says when it is parked. Both are flags about time, handed nothing.
+    let stall_due = AtomicBool::new(false);
+    let parked = AtomicBool::new(false);
+    let stall = cfg.probe.stall;
+    let keep_timeline = stall.is_some();
+    // What workers and the sampler measure time from; the measured phase opens
+    // `open_at` after it.
+    let origin = now();
+    let open_at = AtomicU64::new(0);
     let barrier = Barrier::new(cfg.threads + 1);
     // pct / 100 of the u64 range: `next_u64() < threshold` with that chance. One
     // draw decides: below `exits` an exit, below `threshold` churn, else a fault.
@@ -316,7 +404,7 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
         .build()
         .expect("building the worker pool");
 
-    let worker = |i: usize| -> Option<(Totals, Instant, Instant)> {
+    let worker = |i: usize| -> Option<(Totals, Instant, Instant, Latency, Vec<WriterBucket>, u64)> {
         let c = &*counters[i];
         let mut h = lookup.handle(i);
         let mut rng = Rng::new(cfg.seed, i as u64);
@@ -334,6 +422,14 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
         let mut fault_ops = 0u64;
         let ops_quota = cfg.limit.ops_per_thread.unwrap_or(u64::MAX);
         let fault_quota = cfg.limit.fault_quota(i, cfg.threads).unwrap_or(u64::MAX);
+        // Every Nth operation is timed; workers start at different phases.
+        let n = u64::from(cfg.probe.sample_every.max(1));
+        let mut fault_left = 1 + (i as u64 * 7919) % n;
+        let mut writer_left = 1 + (i as u64 * 104_729) % n;
+        let mut latency = Latency::new();
+        let mut writes: Vec<WriterBucket> = Vec::new();
+        let mut stalls = 0u64;
+        let stalled = stall.filter(|_| i == 0);
         barrier.wait();
         loop {
             // Relaxed: a phase change only; no data is handed over through it.
@@ -347,11 +443,26 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
                 start = Instant::now();
                 ops = 0;
                 fault_ops = 0;
+                latency.reset();
+                writes.clear();
                 // Relaxed: a count the sampler polls; nothing is handed over.
                 joined.fetch_add(1, Ordering::Relaxed);
             }
             if seen == MEASURE && (ops == ops_quota || fault_ops == fault_quota) {
                 break;
+            }
+            if let Some(st) = stalled {
+                // Relaxed: see `stall_due`.
+                if stall_due.load(Ordering::Relaxed) && stall_due.swap(false, Ordering::Relaxed) {
+                    let mm = rng.below(mms) as usize;
+                    let addr = layout.addr(slots.fault(&mut rng), rng.next_u64());
+                    // Relaxed: a flag the sampler reads as a statistic.
+                    parked.store(true, Ordering::Relaxed);
+                    lookup.stall(&mut h, mm, addr, &mut || std::thread::sleep(st.park));
+                    // Relaxed: as above.
+                    parked.store(false, Ordering::Relaxed);
+                    stalls += 1;
+                }
             }
             ops += 1;
             let mm = rng.below(mms) as usize;
@@ -360,8 +471,16 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
             } else {
                 u64::MAX
             };
+            // Where the run keeps a timeline, every writer is timed for it.
             if draw < exits {
-                lookup.exit(&mut h, mm, c);
+                let d = due(&mut writer_left, n);
+                if d || keep_timeline {
+                    let time = lookup.exit_timed(&mut h, mm, c);
+                    let line = keep_timeline.then_some((&mut writes, origin));
+                    writer_timed(d, &mut latency, line, Op::Exit, time);
+                } else {
+                    lookup.exit(&mut h, mm, c);
+                }
             } else if draw < threshold {
                 let slot = slots.churn(&mut rng);
                 match cfg.churn_kind {
@@ -371,17 +490,44 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
                         } else {
                             MapKind::Copy
                         };
-                        lookup.replace(&mut h, mm, slot, kind, c);
+                        let d = due(&mut writer_left, n);
+                        if d || keep_timeline {
+                            let time = lookup.replace_timed(&mut h, mm, slot, kind, c);
+                            let line = keep_timeline.then_some((&mut writes, origin));
+                            writer_timed(d, &mut latency, line, Op::Replace, time);
+                        } else {
+                            lookup.replace(&mut h, mm, slot, kind, c);
+                        }
                     }
                     ChurnKind::UnmapMap => {
-                        lookup.unmap(&mut h, mm, slot, c);
-                        lookup.map(&mut h, mm, slot, c);
+                        let d = due(&mut writer_left, n);
+                        if d || keep_timeline {
+                            let (_, time) = lookup.unmap_timed(&mut h, mm, slot, c);
+                            let line = keep_timeline.then_some((&mut writes, origin));
+                            writer_timed(d, &mut latency, line, Op::Unmap, time);
+                        } else {
+                            lookup.unmap(&mut h, mm, slot, c);
+                        }
+                        let d = due(&mut writer_left, n);
+                        if d || keep_timeline {
+                            let (_, time) = lookup.map_timed(&mut h, mm, slot, c);
+                            let line = keep_timeline.then_some((&mut writes, origin));
+                            writer_timed(d, &mut latency, line, Op::Map, time);
+                        } else {
+                            lookup.map(&mut h, mm, slot, c);
+                        }
                     }
                 }
             } else {
                 fault_ops += 1;
                 let slot = slots.fault(&mut rng);
-                lookup.fault(&mut h, mm, layout.addr(slot, rng.next_u64()), c);
+                let addr = layout.addr(slot, rng.next_u64());
+                if due(&mut fault_left, n) {
+                    let ns = lookup.fault_timed(&mut h, mm, addr, c);
+                    latency.record(Op::Fault, ns);
+                } else {
+                    lookup.fault(&mut h, mm, addr, c);
+                }
             }
             lookup.quiescent(&mut h);
         }
@@ -396,7 +542,7 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
             t.faults = ops;
         }
         // A worker that never saw the measured phase measured nothing.
-        (seen == MEASURE).then_some((t, start, end))
+        (seen == MEASURE).then_some((t, start, end, latency, writes, stalls))
     };
 
     let sum = || {
@@ -429,13 +575,33 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
         }
         let base = sum();
         let opened = Instant::now();
+        // Relaxed: read after the workers are joined (the join orders it).
+        open_at.store(ns_between(origin, opened), Ordering::Relaxed);
+        let mut ticks: Vec<Tick> = Vec::new();
+        let mut next_stall = stall.map(|st| opened + st.every);
         let mut all_joined: Option<Instant> = None;
         let (mut peak, mut peak_bytes, mut acc, mut samples) =
             (Waiting::default(), 0u64, 0f64, 0u64);
         loop {
             std::thread::sleep(SAMPLE_EVERY);
             let now = sum();
-            if let Some(w) = waiting(&now, lookup) {
+            let w = waiting(&now, lookup);
+            if keep_timeline {
+                ticks.push(Tick {
+                    t_ns: ns_between(opened, Instant::now()),
+                    waiting: w,
+                    // Relaxed: see `parked`.
+                    parked: parked.load(Ordering::Relaxed),
+                });
+            }
+            if let (Some(st), Some(at)) = (stall, next_stall) {
+                if Instant::now() >= at {
+                    // Relaxed: see `stall_due`.
+                    stall_due.store(true, Ordering::Relaxed);
+                    next_stall = Some(at + st.every);
+                }
+            }
+            if let Some(w) = w {
                 peak.vmas = peak.vmas.max(w.vmas);
                 peak.nodes = peak.nodes.max(w.nodes);
                 peak.slabs = peak.slabs.max(w.slabs);
@@ -468,7 +634,23 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
         let mut totals = Totals::default();
         let (mut first, mut last) = (None::<Instant>, None::<Instant>);
         let mut took_part = 0;
-        for (t, start, end) in ends.into_iter().flatten() {
+        let mut latency = Latency::new();
+        let mut timeline = Timeline {
+            ticks,
+            ..Timeline::default()
+        };
+        // Relaxed: stored before the workers were joined.
+        let open_ns = open_at.load(Ordering::Relaxed);
+        for (t, start, end, l, writes, stalls) in ends.into_iter().flatten() {
+            latency.add(&l);
+            timeline.stalls += stalls;
+            // The buckets count from `origin`; the timeline from the opening (a
+            // worker's first operations may end before the sampler opened it:
+            // they go into its first millisecond).
+            let skip = (open_ns / 1_000_000) as usize;
+            for (ms, b) in writes.iter().enumerate() {
+                add_bucket(&mut timeline.writers, ms.saturating_sub(skip), b);
+            }
             totals += t;
             took_part += 1;
             first = Some(first.map_or(start, |f| f.min(start)));
@@ -489,6 +671,8 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
                 acc / samples as f64
             },
             samples,
+            latency,
+            timeline,
         }
     })
 }

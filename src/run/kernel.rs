@@ -106,6 +106,7 @@ use std::sync::Mutex;
 
 use crossbeam_utils::CachePadded;
 
+use crate::clock::{now, ns_since, WriterTime};
 use crate::model::counters::Counters;
 use crate::model::lookup::{Edge, VmaLookup};
 use crate::model::mm::{Layout, MapKind, REGION};
@@ -452,18 +453,115 @@ impl VmaLookup for Linux {
 
     /// Write one unpopulated page of the slot covering `addr` (`mm` is always 0).
     fn fault<'a>(&'a self, h: &mut LinuxHandle<'a>, _mm: usize, addr: u64, c: &Counters) {
+        self.fault_in(h, addr, c, false);
+    }
+
+    /// [`Self::fault`], timing only the write that faults (the kernel's lookup,
+    /// lock, page allocation and unlock): not the claim of the page before it,
+    /// nor the `madvise` that a full batch makes after it.
+    fn fault_timed<'a>(
+        &'a self,
+        h: &mut LinuxHandle<'a>,
+        _mm: usize,
+        addr: u64,
+        c: &Counters,
+    ) -> u64 {
+        self.fault_in(h, addr, c, true)
+    }
+
+    /// `mmap(MAP_FIXED)` over the slot's region (either kind), then
+    /// `MADV_NOHUGEPAGE` on the new mapping.
+    fn replace<'a>(
+        &'a self,
+        _h: &mut LinuxHandle<'a>,
+        _mm: usize,
+        slot: usize,
+        _kind: MapKind,
+        c: &Counters,
+    ) {
+        self.replace_in(slot, c, false);
+    }
+
+    /// [`Self::replace`], timing the `mmap` system call alone (the kernel takes
+    /// `mmap_lock` inside it: the wait cannot be told apart).
+    fn replace_timed<'a>(
+        &'a self,
+        _h: &mut LinuxHandle<'a>,
+        _mm: usize,
+        slot: usize,
+        _kind: MapKind,
+        c: &Counters,
+    ) -> WriterTime {
+        held(self.replace_in(slot, c, true))
+    }
+
+    /// `munmap` of the slot's region, after this thread emptied its own written
+    /// pages there. Only under `private` skew (checked before the run): no other
+    /// thread writes the region while it is unmapped.
+    fn unmap<'a>(&'a self, h: &mut LinuxHandle<'a>, _mm: usize, slot: usize, c: &Counters) -> bool {
+        self.unmap_in(h, slot, c, false).is_some()
+    }
+
+    /// [`Self::unmap`], timing the `munmap` system call alone.
+    fn unmap_timed<'a>(
+        &'a self,
+        h: &mut LinuxHandle<'a>,
+        _mm: usize,
+        slot: usize,
+        c: &Counters,
+    ) -> (bool, WriterTime) {
+        let ns = self.unmap_in(h, slot, c, true);
+        (ns.is_some(), held(ns))
+    }
+
+    /// `mmap` of a new mapping over the slot's unmapped region, then
+    /// `MADV_NOHUGEPAGE` on it.
+    fn map<'a>(&'a self, _h: &mut LinuxHandle<'a>, _mm: usize, slot: usize, c: &Counters) -> bool {
+        self.map_in(slot, c, false).is_some()
+    }
+
+    /// [`Self::map`], timing the `mmap` system call alone.
+    fn map_timed<'a>(
+        &'a self,
+        _h: &mut LinuxHandle<'a>,
+        _mm: usize,
+        slot: usize,
+        c: &Counters,
+    ) -> (bool, WriterTime) {
+        let ns = self.map_in(slot, c, true);
+        (ns.is_some(), held(ns))
+    }
+}
+
+/// A system call's time as a writer's: all of it held, the wait unknown (0 for
+/// a call that failed).
+fn held(ns: Option<u64>) -> WriterTime {
+    WriterTime {
+        wait_ns: None,
+        held_ns: ns.unwrap_or(0),
+    }
+}
+
+impl Linux {
+    /// The fault; when `timed`, returns the nanoseconds of the write that faulted
+    /// (else, or when nothing was written, 0).
+    #[inline]
+    fn fault_in(&self, h: &mut LinuxHandle<'_>, addr: u64, c: &Counters, timed: bool) -> u64 {
         let Some(slot) = self.layout.slot_of(addr) else {
             self.note_error(|| format!("linux: address {addr:#x} is in no slot"));
-            return;
+            return 0;
         };
         let Some(page) = h.claim(slot) else {
-            return;
+            return 0;
         };
-        let Some(old) = self.area.touch(slot, page, h.tag) else {
+        let t = timed.then(now);
+        let touched = self.area.touch(slot, page, h.tag);
+        let ns = t.map_or(0, ns_since);
+        let Some(old) = touched else {
             // A failed replacement stopped faulting (noted there); give the claim
             // back untouched.
             self.release(slot, &[page as u16]);
-            return;
+            return 0;
         };
         h.writes += 1;
         c.faults.inc();
@@ -478,57 +576,67 @@ impl VmaLookup for Linux {
         } else if h.total >= MAX_PENDING {
             h.clear_all();
         }
+        ns
     }
 
-    /// `mmap(MAP_FIXED)` over the slot's region (either kind), then
-    /// `MADV_NOHUGEPAGE` on the new mapping.
-    fn replace<'a>(
-        &'a self,
-        _h: &mut LinuxHandle<'a>,
-        _mm: usize,
-        slot: usize,
-        _kind: MapKind,
-        c: &Counters,
-    ) {
-        if let Err(e) = self.area.remap(slot) {
+    /// `MADV_NOHUGEPAGE` on a new mapping of `slot` (where THP exists).
+    fn no_huge_pages(&self, slot: usize) {
+        if self.nohugepage {
+            if let Err(e) = self.area.advise(slot, 0, PAGES, sys::Advice::NoHugePage) {
+                self.note_error(|| format!("linux: madvise(MADV_NOHUGEPAGE) failed: {e}"));
+            }
+        }
+    }
+
+    /// The replacement; the nanoseconds of its `mmap` when `timed` (else 0),
+    /// None if it failed.
+    fn replace_in(&self, slot: usize, c: &Counters, timed: bool) -> Option<u64> {
+        let t = timed.then(now);
+        let done = self.area.remap(slot);
+        let ns = t.map_or(0, ns_since);
+        if let Err(e) = done {
             self.note_error(|| format!("linux: mmap(MAP_FIXED) of slot {slot} failed: {e}"));
-            return;
+            return None;
         }
         c.maps.inc();
         c.unmaps.inc();
-        if self.nohugepage {
-            if let Err(e) = self.area.advise(slot, 0, PAGES, sys::Advice::NoHugePage) {
-                self.note_error(|| format!("linux: madvise(MADV_NOHUGEPAGE) failed: {e}"));
-            }
-        }
+        self.no_huge_pages(slot);
+        Some(ns)
     }
 
-    /// `munmap` of the slot's region, after this thread emptied its own written
-    /// pages there. Only under `private` skew (checked before the run): no other
-    /// thread writes the region while it is unmapped.
-    fn unmap<'a>(&'a self, h: &mut LinuxHandle<'a>, _mm: usize, slot: usize, c: &Counters) -> bool {
+    /// The `munmap`; the nanoseconds of the system call when `timed` (else 0),
+    /// None if it failed.
+    fn unmap_in(
+        &self,
+        h: &mut LinuxHandle<'_>,
+        slot: usize,
+        c: &Counters,
+        timed: bool,
+    ) -> Option<u64> {
         h.clear(slot);
-        if let Err(e) = self.area.unmap(slot) {
+        let t = timed.then(now);
+        let done = self.area.unmap(slot);
+        let ns = t.map_or(0, ns_since);
+        if let Err(e) = done {
             self.note_error(|| format!("linux: munmap of slot {slot} failed: {e}"));
-            return false;
+            return None;
         }
         c.unmaps.inc();
-        true
+        Some(ns)
     }
 
-    /// `mmap` of a new mapping over the slot's unmapped region, then
-    /// `MADV_NOHUGEPAGE` on it.
-    fn map<'a>(&'a self, _h: &mut LinuxHandle<'a>, _mm: usize, slot: usize, c: &Counters) -> bool {
-        if let Err(e) = self.area.map(slot) {
+    /// The `mmap`; the nanoseconds of the system call when `timed` (else 0),
+    /// None if it failed.
+    fn map_in(&self, slot: usize, c: &Counters, timed: bool) -> Option<u64> {
+        let t = timed.then(now);
+        let done = self.area.map(slot);
+        let ns = t.map_or(0, ns_since);
+        if let Err(e) = done {
             self.note_error(|| format!("linux: mmap of slot {slot} failed: {e}"));
-            return false;
+            return None;
         }
         c.maps.inc();
-        if self.nohugepage {
-            if let Err(e) = self.area.advise(slot, 0, PAGES, sys::Advice::NoHugePage) {
-                self.note_error(|| format!("linux: madvise(MADV_NOHUGEPAGE) failed: {e}"));
-            }
-        }
-        true
+        self.no_huge_pages(slot);
+        Some(ns)
     }
 }

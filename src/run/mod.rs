@@ -16,9 +16,11 @@
 pub mod driver;
 pub mod host;
 pub mod kernel;
+pub mod latency;
 pub mod spec;
 pub mod sweep;
 mod sys;
+pub mod timeline;
 
 pub use crate::model::mm::Layout;
 pub use crate::schemes::SchemeId;

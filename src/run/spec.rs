@@ -13,10 +13,12 @@ use crate::model::scheme::{Scheme, Visit};
 use crate::model::space::{FaultWork, Space};
 use crate::model::vma::Vma;
 use crate::output::row::Row;
+use crate::output::side::{PercentileRow, TimelineRow};
 use crate::rcu::RcuSettings;
 use crate::run::driver::{drive, ChurnKind, RunConfig, RunResult, Skew};
 use crate::run::host::KernelSample;
 use crate::run::kernel::Linux;
+use crate::run::latency::{percentiles, table, Op};
 use crate::schemes::SchemeId;
 
 /// Everything that defines one run.
@@ -49,6 +51,75 @@ pub struct Measured {
     pub gp: Option<GpLatency>,
 }
 
+impl Measured {
+    /// The run's latency distributions as percentile tables: faults, every
+    /// writer operation together (`writer`), then each writer kind; kinds with
+    /// no sample are left out.
+    pub fn percentile_rows(&self, run_id: &str) -> Vec<PercentileRow> {
+        let l = &self.result.latency;
+        let writers = l.writers();
+        let mut hists = vec![("fault", l.of(Op::Fault)), ("writer", &writers)];
+        hists.extend(
+            Op::ALL
+                .into_iter()
+                .filter(|&op| op != Op::Fault)
+                .map(|op| (op.name(), l.of(op))),
+        );
+        hists
+            .into_iter()
+            .flat_map(|(op, h)| {
+                table(h)
+                    .into_iter()
+                    .map(move |(percentile, ns)| PercentileRow {
+                        run_id: run_id.to_string(),
+                        op: op.to_string(),
+                        samples: h.len(),
+                        percentile,
+                        ns,
+                    })
+            })
+            .collect()
+    }
+
+    /// The run's timeline, one row per sample (empty for a run without a
+    /// stalled reader): the memory waiting, whether the reader was parked, and
+    /// the writers that ended since the previous sample.
+    pub fn timeline_rows(&self, run_id: &str) -> Vec<TimelineRow> {
+        let tl = &self.result.timeline;
+        let mut from = 0usize;
+        tl.ticks
+            .iter()
+            .map(|t| {
+                // Writers of the milliseconds since the previous sample's, up to
+                // and including this one's.
+                let upto = ((t.t_ns / 1_000_000) as usize + 1).min(tl.writers.len());
+                let mut ops = 0;
+                let (mut held, mut wait) = (None::<u64>, None::<u64>);
+                for b in tl.writers.get(from..upto).unwrap_or_default() {
+                    ops += b.ops;
+                    if b.ops > 0 {
+                        held = held.max(Some(b.held_max_ns));
+                        wait = wait.max(b.wait_max_ns);
+                    }
+                }
+                from = from.max(upto);
+                TimelineRow {
+                    run_id: run_id.to_string(),
+                    t_ms: t.t_ns as f64 / 1e6,
+                    parked: t.parked,
+                    waiting_vmas: t.waiting.map(|w| w.vmas),
+                    waiting_nodes: t.waiting.map(|w| w.nodes),
+                    waiting_slabs: t.waiting.map(|w| w.slabs),
+                    waiting_bytes: t.waiting.map(|w| w.bytes()),
+                    writer_ops: ops,
+                    writer_held_max_ns: held,
+                    writer_wait_max_ns: wait,
+                }
+            })
+            .collect()
+    }
+}
+
 impl RunSpec {
     /// Refuse what the model (or the real kernel) cannot run, naming the values,
     /// before anything runs.
@@ -65,6 +136,48 @@ impl RunSpec {
                 "--skew private with --slots {} and --threads {}: each worker needs a slot of its own",
                 self.layout.slots, c.threads
             )));
+        }
+        if c.probe.sample_every == 0 {
+            return Err(Error(
+                "--sample-every 0: a sampling rate of 0 times nothing (use 1 or more)".into(),
+            ));
+        }
+        if let Some(st) = c.probe.stall {
+            let label = st.label();
+            if st.park.is_zero() || st.every.is_zero() {
+                return Err(Error(format!(
+                    "--stall {label}: a park and its period must be longer than 0 ms"
+                )));
+            }
+            if st.every < st.park {
+                return Err(Error(format!(
+                    "--stall {label}: every {} ms is shorter than the {} ms stall",
+                    st.every.as_secs_f64() * 1000.0,
+                    st.park.as_secs_f64() * 1000.0
+                )));
+            }
+            match c.limit.time {
+                None => {
+                    return Err(Error(format!(
+                        "--stall {label}: a stalled reader needs a run of fixed time \
+                         (--duration, not --faults)"
+                    )))
+                }
+                Some(d) if st.park > d => {
+                    return Err(Error(format!(
+                        "--stall {label}: a {} ms stall is longer than the run ({} ms)",
+                        st.park.as_secs_f64() * 1000.0,
+                        d.as_secs_f64() * 1000.0
+                    )))
+                }
+                Some(_) => {}
+            }
+            if self.scheme.is_kernel() {
+                return Err(Error(format!(
+                    "--stall {label}: the real kernel's read section cannot be entered from \
+                     user space (stall a model)"
+                )));
+            }
         }
         if let Some(f) = self.scheme.rcu {
             if let Some(why) = f.missing() {
@@ -149,6 +262,9 @@ impl Row {
         let seen = |v: u64| model.then_some(v);
         let per_unmap = |v: u64| if model { per(v, t.unmaps) } else { None };
         let requested_s = c.limit.time.map(|d| d.as_secs_f64());
+        let fault = percentiles(r.latency.of(Op::Fault));
+        let writer = percentiles(&r.latency.writers());
+        let stall = c.probe.stall;
         Row {
             run_id: String::new(),
             host: String::new(),
@@ -204,6 +320,24 @@ impl Row {
             gp_latency_max_us: m.gp.filter(|g| g.probes > 0).map(|g| g.max_ns as f64 / 1e3),
             wrong: t.wrong,
             errors: t.errors,
+            sample_every: c.probe.sample_every,
+            fault_samples: fault.map_or(0, |p| p.samples),
+            fault_p50_ns: fault.map(|p| p.p50),
+            fault_p90_ns: fault.map(|p| p.p90),
+            fault_p99_ns: fault.map(|p| p.p99),
+            fault_p999_ns: fault.map(|p| p.p999),
+            fault_max_ns: fault.map(|p| p.max),
+            writer_samples: writer.map_or(0, |p| p.samples),
+            writer_p50_ns: writer.map(|p| p.p50),
+            writer_p90_ns: writer.map(|p| p.p90),
+            writer_p99_ns: writer.map(|p| p.p99),
+            writer_p999_ns: writer.map(|p| p.p999),
+            writer_max_ns: writer.map(|p| p.max),
+            stall_ms: stall.map(|st| st.park.as_secs_f64() * 1000.0),
+            stall_every_ms: stall.map(|st| st.every.as_secs_f64() * 1000.0),
+            stalls: stall.map(|_| r.timeline.stalls),
+            stall_growth_bytes_per_ms: stall.and_then(|_| r.timeline.stall_growth()),
+            writer_wait_max_ns: stall.and_then(|_| r.timeline.longest_wait()),
             kernel_minflt: m.kernel.map(|(a, b)| b.minflt.saturating_sub(a.minflt)),
             slab_objects_before: m.kernel.and_then(|(a, _)| a.slab).map(|s| s.objects),
             slab_objects_after: m.kernel.and_then(|(_, b)| b.slab).map(|s| s.objects),
@@ -263,12 +397,18 @@ pub fn unix_now() -> u64 {
 
 /// Run `spec` and return its CSV row (`run_id` `run-<start>`, `rep` 0).
 pub fn run_row(spec: &RunSpec) -> Result<Row, Error> {
+    run_measured(spec).map(|(row, _)| row)
+}
+
+/// [`run_row`], and what the run measured (for the side files).
+pub fn run_measured(spec: &RunSpec) -> Result<(Row, Measured), Error> {
     let started_unix = unix_now();
     let m = run_spec(spec)?;
-    Ok(Row {
+    let row = Row {
         run_id: format!("run-{started_unix}"),
         host: crate::run::host::hostname(),
         started_unix,
         ..Row::new(spec, &m)
-    })
+    };
+    Ok((row, m))
 }

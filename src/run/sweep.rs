@@ -21,10 +21,11 @@ use crate::model::mm::Layout;
 use crate::model::space::FaultWork;
 use crate::output::meta::{Meta, Params, StudyParams};
 use crate::output::row::Row;
+use crate::output::side::{latency_path, timeline_path};
 use crate::rcu::RcuSettings;
-use crate::run::driver::{ChurnKind, Limit, RunConfig, Skew};
+use crate::run::driver::{ChurnKind, Limit, Probe, RunConfig, Skew, Stall, DEFAULT_SAMPLE_EVERY};
 use crate::run::host::collect_meta;
-use crate::run::spec::{run_row, unix_now, RunSpec};
+use crate::run::spec::{run_measured, unix_now, Measured, RunSpec};
 use crate::schemes::{Flavour, Policy, SchemeId};
 
 /// How a sweep reports progress.
@@ -98,6 +99,9 @@ pub struct Study {
     pub skews: Vec<Skew>,
     /// Fault work (`linux` always runs with `page`: every real fault clears one).
     pub works: Vec<FaultWork>,
+    /// A stalled reader in every run of the study (`linux`, whose read section
+    /// cannot be entered from user space, is left out of such a study).
+    pub stall: Option<Stall>,
 }
 
 /// The grid of a sweep: its studies and what every run shares.
@@ -119,6 +123,8 @@ pub struct Grid {
     pub settings: RcuSettings,
     /// Seed of repetition 0; repetition `r` uses `seed + r`.
     pub seed: u64,
+    /// Every worker times every Nth fault and writer operation.
+    pub sample_every: u32,
     /// Notes for the metadata (a scheme skipped, and why).
     pub notes: Vec<String>,
 }
@@ -134,16 +140,19 @@ pub fn default_threads(cores: usize) -> Vec<usize> {
 }
 
 impl Grid {
-    /// The default sweep, four studies over the same threads (1, 2 and
-    /// doublings up to 4x the cores), 3 interleaved repetitions of 0.4 s after
-    /// 0.05 s of warm-up, 2 mms of 64 slots:
+    /// The default sweep, five studies (the first four over the same threads:
+    /// 1, 2 and doublings up to 4x the cores), 3 interleaved repetitions of
+    /// 0.4 s after 0.05 s of warm-up, 2 mms of 64 slots, every 256th operation
+    /// timed:
     ///
     /// - `headline`: every scheme over the most kernel-like flavour, churn 0, 1
     ///   and 10 % of both kinds, uniform and private skew;
     /// - `flavours`: deferred and typesafe over every flavour, churn 0 and 10 %;
     /// - `hot`: every scheme on one hot mapping per mm, churn 0 and 10 %;
     /// - `page`: every scheme with a page cleared per fault (the kernel's
-    ///   proportions), 1 and 2 threads, private skew.
+    ///   proportions), 1 and 2 threads, private skew;
+    /// - `stall`: every model over every flavour at the cores (at least 2),
+    ///   10 % churn of both kinds, with a stalled reader ([`Grid::STALL`]).
     pub fn default_for(cores: usize) -> Grid {
         let (schemes, scheme_note) = default_schemes();
         let (flavours, rcu_note) = available_flavours();
@@ -158,7 +167,13 @@ impl Grid {
             kinds: vec![ChurnKind::Replace],
             skews: vec![Skew::Uniform],
             works: vec![FaultWork::Light],
+            stall: None,
         };
+        let models: Vec<Policy> = schemes
+            .iter()
+            .copied()
+            .filter(|&p| p != Policy::Linux)
+            .collect();
         Grid {
             studies: vec![
                 Study {
@@ -169,7 +184,7 @@ impl Grid {
                 },
                 Study {
                     schemes: vec![Policy::Deferred, Policy::Typesafe],
-                    rcus: flavours,
+                    rcus: flavours.clone(),
                     ..study("flavours")
                 },
                 Study {
@@ -182,6 +197,15 @@ impl Grid {
                     works: vec![FaultWork::Page],
                     ..study("page")
                 },
+                Study {
+                    schemes: models,
+                    rcus: flavours.clone(),
+                    threads: vec![cores.max(2)],
+                    churn: vec![10.0],
+                    kinds: ChurnKind::ALL.to_vec(),
+                    stall: Some(Grid::STALL),
+                    ..study("stall")
+                },
             ],
             exits: 0.0,
             reps: 3,
@@ -190,9 +214,16 @@ impl Grid {
             layout: Layout { mms: 2, slots: 64 },
             settings: RcuSettings::default(),
             seed: 1,
+            sample_every: DEFAULT_SAMPLE_EVERY,
             notes: scheme_note.into_iter().chain(rcu_note).collect(),
         }
     }
+
+    /// The stall study's reader: a 10 ms park every 100 ms.
+    pub const STALL: Stall = Stall {
+        park: Duration::from_millis(10),
+        every: Duration::from_millis(100),
+    };
 
     /// A coarse grid that finishes in well under a minute: the headline study
     /// at 1 thread and the cores, churn 0 and 10 %, private skew, once, 0.2 s.
@@ -239,6 +270,7 @@ impl Grid {
                     churn_kinds: s.kinds.iter().map(|k| k.name().to_string()).collect(),
                     skews: s.skews.iter().map(|k| k.name().to_string()).collect(),
                     fault_works: s.works.iter().map(|w| w.name().to_string()).collect(),
+                    stall: s.stall.map(|st| st.label()),
                 })
                 .collect(),
             exits_pct: self.exits,
@@ -250,6 +282,7 @@ impl Grid {
             seize_batch: self.settings.seize_batch,
             qsbr_every: self.settings.qsbr_every,
             seed: self.seed,
+            sample_every: Some(self.sample_every),
         }
     }
 
@@ -279,6 +312,9 @@ impl Grid {
                                         let Some(scheme) = SchemeId::new(policy, rcu) else {
                                             continue;
                                         };
+                                        if scheme.is_kernel() && s.stall.is_some() {
+                                            continue;
+                                        }
                                         let work = if scheme.is_kernel() {
                                             if churn_kind == ChurnKind::UnmapMap
                                                 && churn_pct > 0.0
@@ -297,6 +333,7 @@ impl Grid {
                                             churn_kind,
                                             work,
                                             threads,
+                                            s.stall,
                                         );
                                         if !seen.insert(key) {
                                             continue;
@@ -316,6 +353,10 @@ impl Grid {
                                                 warmup: self.warmup,
                                                 skew,
                                                 seed: self.seed + u64::from(rep),
+                                                probe: Probe {
+                                                    sample_every: self.sample_every,
+                                                    stall: s.stall,
+                                                },
                                             },
                                             layout: Layout {
                                                 mms: scheme.mms(self.layout.mms),
@@ -357,6 +398,68 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
+/// The side files of a sweep's CSV (`output::side`), each created with its
+/// first row and flushed after every run.
+struct SideFiles {
+    latency: (PathBuf, Option<csv::Writer<fs::File>>),
+    timeline: (PathBuf, Option<csv::Writer<fs::File>>),
+}
+
+impl SideFiles {
+    fn beside(csv: &Path) -> Self {
+        SideFiles {
+            latency: (latency_path(csv), None),
+            timeline: (timeline_path(csv), None),
+        }
+    }
+
+    /// Append run `run_id`'s percentile tables and timeline.
+    fn write(&mut self, run_id: &str, m: &Measured) -> Result<(), Error> {
+        fn put<T: serde::Serialize>(
+            (path, w): &mut (PathBuf, Option<csv::Writer<fs::File>>),
+            rows: Vec<T>,
+        ) -> Result<(), Error> {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            if w.is_none() {
+                let f = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&*path)
+                    .map_err(|e| io_fail("cannot create", path, e))?;
+                *w = Some(csv::Writer::from_writer(f));
+            }
+            let Some(w) = w.as_mut() else {
+                return Ok(());
+            };
+            for r in rows {
+                w.serialize(r).map_err(|e| io_fail("writing", path, e))?;
+            }
+            w.flush().map_err(|e| io_fail("writing", path, e))
+        }
+        put(&mut self.latency, m.percentile_rows(run_id))?;
+        put(&mut self.timeline, m.timeline_rows(run_id))
+    }
+
+    /// Copy each file written to `latest.*` in `dir`.
+    fn publish(&self, dir: &Path) -> Result<(), Error> {
+        for ((path, w), latest) in [
+            (&self.latency, latency_path(&dir.join("latest.csv"))),
+            (&self.timeline, timeline_path(&dir.join("latest.csv"))),
+        ] {
+            if w.is_some() {
+                let bytes = fs::read(path).map_err(|e| io_fail("reading", path, e))?;
+                write_atomically(&latest, &bytes)?;
+            } else if latest.exists() {
+                // An older sweep's: not this one's.
+                fs::remove_file(&latest).map_err(|e| io_fail("removing", &latest, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 fn write_meta(path: &Path, meta: &Meta) -> Result<(), Error> {
     let json = serde_json::to_vec_pretty(meta).map_err(|e| io_fail("encoding", path, e))?;
     write_atomically(path, &json)
@@ -389,6 +492,7 @@ pub fn sweep(
     };
     write_meta(&json, &meta)?;
     let mut w = csv::Writer::from_writer(file);
+    let mut side = SideFiles::beside(&csv);
     let (bar, mut lines) = match progress {
         Progress::Bar => {
             let bar = indicatif::ProgressBar::new(runs.len() as u64);
@@ -409,13 +513,15 @@ pub fn sweep(
             meta.interrupted = true;
             break;
         }
+        let (row, measured) = run_measured(spec)?;
         let row = Row {
             rep: *rep,
             run_id: format!("{stamp}-{i}"),
-            ..run_row(spec)?
+            ..row
         };
         w.serialize(&row).map_err(|e| io_fail("writing", &csv, e))?;
         w.flush().map_err(|e| io_fail("writing", &csv, e))?;
+        side.write(&row.run_id, &measured)?;
         meta.runs_done = i + 1;
         let line = format!(
             "{} threads={} churn={}% skew={} rep={}: {:.2} M faults/s, wrong={}",
@@ -460,6 +566,7 @@ pub fn sweep(
             ..meta.clone()
         };
         write_meta(&dir.join("latest.json"), &latest)?;
+        side.publish(dir)?;
     }
     Ok(Outcome {
         csv,
@@ -494,6 +601,7 @@ mod tests {
             kinds: vec![ChurnKind::Replace],
             skews: vec![Skew::Uniform],
             works: vec![FaultWork::Light],
+            stall: None,
         }
     }
 
@@ -580,6 +688,60 @@ mod tests {
         );
         assert_eq!(meta.params.studies[0].threads, grid.studies[0].threads);
         assert!(!meta.interrupted && meta.finished_unix >= meta.started_unix);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Beside the CSV: every run's latency tables, and the timeline of the
+    /// runs with a stalled reader only; both copied to latest.* at the end.
+    #[test]
+    fn a_sweep_writes_latency_tables_and_stalled_timelines_beside_its_csv() {
+        use crate::output::side::{read_side, PercentileRow};
+        let dir = std::env::temp_dir().join(format!("vma-bench-side-sweep-{}", std::process::id()));
+        let plain = study(&[Policy::Typesafe], &[2], &[10.0]);
+        let stalled = Study {
+            name: "stall".into(),
+            stall: Some(Stall {
+                park: Duration::from_millis(5),
+                every: Duration::from_millis(15),
+            }),
+            ..plain.clone()
+        };
+        let grid = Grid {
+            studies: vec![plain, stalled],
+            sample_every: 8,
+            ..one(study(&[], &[1], &[0.0]), 1, Duration::from_millis(60))
+        };
+        let sink = Progress::Lines(Box::new(std::io::sink()));
+        let out = sweep(&grid, &dir, sink, &AtomicBool::new(false)).unwrap();
+        let rows: Vec<Row> = csv::Reader::from_path(&out.csv)
+            .unwrap()
+            .deserialize()
+            .map(Result::unwrap)
+            .collect();
+        // The same point with and without a stall: two runs, told apart.
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows.iter().filter(|r| r.stall_ms == Some(5.0)).count(), 1);
+        let side = read_side(std::slice::from_ref(&out.csv)).unwrap();
+        for r in &rows {
+            assert_eq!(r.sample_every, 8);
+            let table: Vec<&PercentileRow> = side
+                .percentiles
+                .iter()
+                .filter(|p| p.run_id == r.run_id && p.op == "fault")
+                .collect();
+            assert_eq!(table.len(), crate::run::latency::TABLE.len(), "{r:?}");
+            assert!(table.iter().all(|p| p.samples == r.fault_samples));
+            assert_eq!(table.last().map(|p| p.ns), r.fault_max_ns);
+            let timeline = side
+                .timeline
+                .iter()
+                .filter(|t| t.run_id == r.run_id)
+                .count();
+            assert_eq!(timeline > 0, r.stall_ms.is_some(), "{r:?}");
+        }
+        let latest = read_side(&[dir.join("latest.csv")]).unwrap();
+        assert_eq!(latest.percentiles, side.percentiles);
+        assert_eq!(latest.timeline, side.timeline);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
