@@ -224,6 +224,11 @@ fn only_rwlocks_parked_reader_holds_up_the_writers_of_its_mm() {
     }
 }
 
+/// Workers that took part in a run.
+fn cfg_threads(r: &RunResult) -> u64 {
+    r.joined as u64
+}
+
 /// The driver's stalled worker parks, the timeline sees it parked, and what
 /// waits grows under deferred free, not under typesafe reuse.
 #[test]
@@ -256,7 +261,14 @@ fn the_stalled_worker_parks_and_deferred_frees_pile_up_meanwhile() {
         deferred.timeline.stall_growth()
     );
     // Replacements store in place: no node is replaced, and typesafe frees its
-    // VMAs at once.
-    assert_eq!(typesafe.peak_waiting.vmas, 0);
+    // VMAs at once: a sample can only catch each writer between its unmap and
+    // the free right after it (one VMA per thread), while deferred free piles
+    // up a parked reader's whole grace period.
+    assert!(
+        typesafe.peak_waiting.vmas <= cfg_threads(&deferred),
+        "{:?}",
+        typesafe.peak_waiting
+    );
+    assert!(deferred.peak_waiting.vmas > 10 * cfg_threads(&deferred));
     assert_eq!(typesafe.peak_waiting.nodes, 0);
 }
