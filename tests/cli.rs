@@ -231,9 +231,63 @@ fn completions_know_the_subcommands_and_flags() {
 
 #[test]
 fn an_unwritable_out_fails_before_any_run() {
-    let (code, _, stderr) = vma_bench(&["sweep", "--quick", "--out", "/proc/no-such-dir"]);
-    assert_eq!(code, 2);
-    assert!(stderr.contains("/proc/no-such-dir"), "{stderr}");
+    refused(
+        &["sweep", "--quick", "--out", "/proc/no-such-dir"],
+        &["/proc/no-such-dir"],
+    );
+    // The results folder takes files, the plots folder cannot be made (a file
+    // is in its place): refused before the first run, so no CSV is written.
+    let dir = std::env::temp_dir().join(format!("vma-bench-cli-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("plots"), "not a folder").unwrap();
+    let out = dir.to_str().unwrap();
+    refused(&["sweep", "--quick", "--out", out], &["plots"]);
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(left.len(), 1, "no CSV, no probe left: {left:?}");
+    // An existing folder that takes no file (even for root) is named, before
+    // any run.
+    if cfg!(target_os = "linux") {
+        refused(
+            &["sweep", "--quick", "--out", "/proc/self"],
+            &["cannot write in output folder '/proc/self'"],
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `plot a.csv a.csv` counts the runs once and says so in one line.
+#[test]
+fn plot_of_one_file_twice_notes_it_and_counts_once() {
+    let dir = std::env::temp_dir().join(format!("vma-bench-cli-twice-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, row, stderr) = vma_bench(&[
+        "run",
+        "--scheme",
+        "leak",
+        "--threads",
+        "1",
+        "--faults",
+        "5000",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let csv = dir.join("a.csv");
+    std::fs::write(&csv, row).unwrap();
+    let (csv, plots) = (csv.to_str().unwrap(), dir.join("plots"));
+    let (code, stdout, stderr) = vma_bench(&["plot", csv, csv, "--out", plots.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("note:") && stderr.contains("more than once"),
+        "{stderr}"
+    );
+    let html = std::fs::read_to_string(stdout.trim()).unwrap();
+    assert!(
+        html.contains("Every one of the 1 measured runs"),
+        "counted once"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -18,7 +18,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::cli::args::{Cli, Command, PlotArgs, SweepDirs};
 use crate::error::Error;
-use crate::files::create_dir;
+use crate::files::check_writable;
 use crate::output::plot_files;
 use crate::run::spec::run_row;
 use crate::run::sweep::{sweep, Grid, Progress};
@@ -74,8 +74,11 @@ where
             sweep_command(&grid, &dirs, out)
         }
         Some(Command::Plot(PlotArgs { csvs, out: dir })) => {
-            let report = plot_files(&csvs, &dir)?;
-            writeln!(out, "{}", report.display()).map_err(io)
+            let plotted = plot_files(&csvs, &dir)?;
+            for note in &plotted.notes {
+                eprintln!("vma-bench: note: {note}");
+            }
+            writeln!(out, "{}", plotted.report.display()).map_err(io)
         }
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "vma-bench", out);
@@ -109,11 +112,11 @@ fn io(e: std::io::Error) -> Error {
 /// Set by the Ctrl-C handler: the sweep stops after its current run.
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// Run the sweep: check the output folders first, catch Ctrl-C, run, then draw
-/// the plots and write the report.
+/// Run the sweep: check that every output folder takes files first, catch
+/// Ctrl-C, run, then draw the plots and write the report.
 fn sweep_command(grid: &Grid, dirs: &SweepDirs, out: &mut dyn Write) -> Result<(), Error> {
     for d in [&dirs.results, &dirs.plots] {
-        create_dir(d)?;
+        check_writable(d)?;
     }
     // A second Ctrl-C quits at once; rows are flushed one by one, so at worst the
     // run in progress is lost.
@@ -141,8 +144,11 @@ fn sweep_command(grid: &Grid, dirs: &SweepDirs, out: &mut dyn Write) -> Result<(
             done.csv.display()
         )));
     }
-    let report = plot_files(std::slice::from_ref(&done.csv), &dirs.plots)?;
-    writeln!(out, "{}", report.display()).map_err(io)
+    let plotted = plot_files(std::slice::from_ref(&done.csv), &dirs.plots)?;
+    for note in &plotted.notes {
+        eprintln!("vma-bench: note: {note}");
+    }
+    writeln!(out, "{}", plotted.report.display()).map_err(io)
 }
 
 #[cfg(test)]

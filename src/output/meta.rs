@@ -36,6 +36,27 @@ pub struct StudyParams {
     pub fault_works: Vec<String>,
 }
 
+/// The canary of a sweep: the short fixed run made before the first run, every
+/// few runs and after the last, to watch the machine's speed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CanaryParams {
+    /// Its scheme (read-only, uniform skew, light fault work).
+    pub scheme: String,
+    /// Its threads.
+    pub threads: usize,
+    /// Its measured seconds.
+    pub duration_s: f64,
+    /// Its warm-up seconds.
+    pub warmup_s: f64,
+    /// Runs between two canaries.
+    pub every: usize,
+    /// A run whose canary ratio is below this fell in a slow period: it is run
+    /// again, and flagged `slow` if it still is.
+    pub threshold: f64,
+    /// Attempts at most per run (the first included).
+    pub attempts: u32,
+}
+
 /// The sweep's parameters.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Params {
@@ -59,6 +80,8 @@ pub struct Params {
     pub qsbr_every: u32,
     /// Seed of repetition 0 (repetition `r` uses `seed + r`).
     pub seed: u64,
+    /// The canary (absent from sweeps made without one).
+    pub canary: Option<CanaryParams>,
 }
 
 /// Everything recorded beside a sweep's CSV.

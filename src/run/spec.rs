@@ -164,6 +164,7 @@ impl Row {
             seize_batch: spec.settings.seize_batch,
             qsbr_every: spec.settings.qsbr_every,
             rep: 0,
+            attempt: 0,
             started_unix: 0,
             warmup_s: c.warmup.as_secs_f64(),
             requested_s,
@@ -172,6 +173,8 @@ impl Row {
             joined: r.joined,
             valid: r.joined == c.threads && t.faults > 0,
             overran: requested_s.is_some_and(|s| r.elapsed.as_secs_f64() > 2.0 * s),
+            slow: false,
+            canary_ratio: None,
             faults: t.faults,
             segv: t.segv,
             faults_per_sec: r.faults_per_sec(),
@@ -253,12 +256,13 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Run `spec` and return its CSV row (`run_id` `run-<start>`, `rep` 0).
+/// Run `spec` and return its CSV row (`run_id` `run-<start>-<process id>`, so
+/// that two runs started in the same second differ; `rep` 0).
 pub fn run_row(spec: &RunSpec) -> Result<Row, Error> {
     let started_unix = unix_now();
     let m = run_spec(spec)?;
     Ok(Row {
-        run_id: format!("run-{started_unix}"),
+        run_id: format!("run-{started_unix}-{}", std::process::id()),
         host: crate::run::host::hostname(),
         started_unix,
         ..Row::new(spec, &m)

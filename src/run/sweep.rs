@@ -250,6 +250,7 @@ impl Grid {
             seize_batch: self.settings.seize_batch,
             qsbr_every: self.settings.qsbr_every,
             seed: self.seed,
+            canary: None,
         }
     }
 
