@@ -334,3 +334,79 @@ fn linux_refuses_what_one_process_cannot_be() {
         assert!(stderr.contains(bad), "{args:?}: {stderr}");
     }
 }
+
+/// `MemTotal` of /proc/meminfo in bytes, where readable.
+fn mem_total() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+/// --mms and --slots each in range but together more than the machine can
+/// hold: refused before any run, by run and by sweep, with the estimate and
+/// the machine's memory, exit 2 and no backtrace.
+#[test]
+fn sizes_that_cannot_fit_are_refused_before_any_run() {
+    // 1024 x 65536 VMAs need more than 15 GiB: refused on machines with less
+    // than twice that (on a larger one the run would be made: not tried here).
+    if !matches!(mem_total(), Some(t) if t < 30 << 30) {
+        eprintln!("skipped: this machine has 30 GiB or more, or no /proc/meminfo");
+        return;
+    }
+    let huge = ["--mms", "1024", "--slots", "65536"];
+    let named = [
+        "--mms 1024 with --slots 65536",
+        "needs at least",
+        "MiB",
+        "half of this machine's",
+    ];
+    let mut run = vec!["run", "--scheme", "typesafe"];
+    run.extend(huge);
+    refused(&run, &named);
+    let dir = std::env::temp_dir().join(format!("vma-bench-cli-huge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut sweep = vec![
+        "sweep",
+        "--quick",
+        "--schemes",
+        "leak",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    sweep.extend(huge);
+    refused(&sweep, &named);
+    assert!(!dir.exists(), "refused before anything was written");
+}
+
+/// The real kernel's map count is checked before any run, by run and sweep.
+#[cfg(target_os = "linux")]
+#[test]
+fn linux_mappings_beyond_the_map_count_are_refused_before_any_run() {
+    let Some(max) = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .filter(|&m| m < 2 * 65536)
+    else {
+        eprintln!("skipped: vm.max_map_count allows 65536 slots");
+        return;
+    };
+    let named = ["--slots 65536", "vm.max_map_count", &max.to_string()];
+    refused(&["run", "--scheme", "linux", "--slots", "65536"], &named);
+    let dir = std::env::temp_dir().join(format!("vma-bench-cli-maps-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = dir.to_str().unwrap();
+    refused(
+        &[
+            "sweep",
+            "--quick",
+            "--schemes",
+            "linux",
+            "--slots",
+            "65536",
+            "--out",
+            out,
+        ],
+        &named,
+    );
+    assert!(!dir.exists(), "refused before anything was written");
+}
