@@ -18,6 +18,9 @@ fn a_tiny_sweep_gives_rows_plots_and_a_report_naming_every_scheme() {
         ..Grid::default_for(2)
     };
     grid.studies.truncate(1);
+    // A short canary, every 8 runs as by default.
+    let canary = grid.canary.as_mut().unwrap();
+    canary.spec.config.limit = vma_bench::Limit::time(Duration::from_millis(5));
     let study = &mut grid.studies[0];
     study.threads = vec![1, 2];
     study.churn = vec![0.0, 10.0];
@@ -79,6 +82,15 @@ fn a_tiny_sweep_gives_rows_plots_and_a_report_naming_every_scheme() {
             .filter_map(|n| n.text().map(str::trim))
             .collect();
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        if file == "canary_timeline.svg" {
+            // One series (this sweep) and the threshold.
+            assert!(labels.iter().any(|l| l.starts_with("sweep ")), "{labels:?}");
+            assert!(
+                labels.iter().any(|l| l.starts_with("0.8: below")),
+                "{labels:?}"
+            );
+            continue;
+        }
         // The plots of reclamation columns leave out the real kernel.
         let models_only = ["reader_outcomes", "peak_unreclaimed", "free_calls"]
             .iter()
@@ -130,8 +142,8 @@ fn a_tiny_sweep_gives_rows_plots_and_a_report_naming_every_scheme() {
             "{file} marks no cores"
         );
     }
-    // Per skew: threads, churn, outcomes, peak; and free calls.
-    assert_eq!(svgs, 2 * 4 + 1);
+    // Per skew: threads, churn, outcomes, peak; free calls; the canary.
+    assert_eq!(svgs, 2 * 4 + 1 + 1);
     let html = std::fs::read_to_string(&report).unwrap();
     for s in &names {
         assert!(
@@ -144,6 +156,14 @@ fn a_tiny_sweep_gives_rows_plots_and_a_report_naming_every_scheme() {
     // Every plot inlined.
     assert_eq!(html.matches("<svg").count(), svgs, "every SVG inlined");
     assert!(html.contains("wrong = 0 in every row"));
+    // The canary: before the first run, every 8 runs and after the last.
+    let canaries = std::fs::read_to_string(done.csv.with_extension("canary.csv")).unwrap();
+    let planned = rows.len().div_ceil(8) + 1;
+    assert!(canaries.lines().count() > planned, "{canaries}");
+    assert!(
+        html.contains("Canary runs, the machine's speed"),
+        "canary finding"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
