@@ -64,6 +64,20 @@ where
                 );
             }
             let row = run_row(&spec)?;
+            if !row.is_measurement() {
+                eprintln!(
+                    "vma-bench: note: not a measurement (valid = false): {} of {} workers took \
+                     part in the measured phase, {} faults served; plot leaves it out",
+                    row.joined, row.threads, row.faults
+                );
+            } else if row.overran {
+                eprintln!(
+                    "vma-bench: note: measured {:.3} s, more than twice the {} s requested \
+                     (overran = true: a busy machine)",
+                    row.duration_s,
+                    row.requested_s.unwrap_or_default()
+                );
+            }
             let mut w = csv::Writer::from_writer(out);
             w.serialize(&row)
                 .map_err(|e| Error(format!("writing CSV: {e}")))?;
