@@ -94,6 +94,41 @@ where
             }
             writeln!(out, "{}", plotted.report.display()).map_err(io)
         }
+        Some(Command::LinuxFloor {
+            slots,
+            faults,
+            reps,
+        }) => {
+            // At most 1000 (checked by the parser).
+            let pairs = crate::run::floor::compare(slots, faults, reps as u32)?;
+            let median = |v: Vec<f64>| {
+                let mut v = v;
+                v.sort_by(f64::total_cmp);
+                let n = v.len();
+                (v[(n - 1) / 2] + v[n / 2]) / 2.0
+            };
+            for (i, p) in pairs.iter().enumerate() {
+                writeln!(
+                    out,
+                    "pair {i}: floor {:.3} M faults/s, linux {:.3}: {:.3}x",
+                    p.floor / 1e6,
+                    p.linux / 1e6,
+                    p.linux / p.floor
+                )
+                .map_err(io)?;
+            }
+            let floor = median(pairs.iter().map(|p| p.floor).collect());
+            let linux = median(pairs.iter().map(|p| p.linux).collect());
+            let ratio = median(pairs.iter().map(|p| p.linux / p.floor).collect());
+            writeln!(
+                out,
+                "--slots {slots}, {faults} faults each: median floor {:.3} M faults/s, linux \
+                 {:.3}; median ratio linux / floor {ratio:.3}",
+                floor / 1e6,
+                linux / 1e6
+            )
+            .map_err(io)
+        }
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "vma-bench", out);
             Ok(())
