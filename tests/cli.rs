@@ -231,9 +231,63 @@ fn completions_know_the_subcommands_and_flags() {
 
 #[test]
 fn an_unwritable_out_fails_before_any_run() {
-    let (code, _, stderr) = vma_bench(&["sweep", "--quick", "--out", "/proc/no-such-dir"]);
-    assert_eq!(code, 2);
-    assert!(stderr.contains("/proc/no-such-dir"), "{stderr}");
+    refused(
+        &["sweep", "--quick", "--out", "/proc/no-such-dir"],
+        &["/proc/no-such-dir"],
+    );
+    // The results folder takes files, the plots folder cannot be made (a file
+    // is in its place): refused before the first run, so no CSV is written.
+    let dir = std::env::temp_dir().join(format!("vma-bench-cli-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("plots"), "not a folder").unwrap();
+    let out = dir.to_str().unwrap();
+    refused(&["sweep", "--quick", "--out", out], &["plots"]);
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(left.len(), 1, "no CSV, no probe left: {left:?}");
+    // An existing folder that takes no file (even for root) is named, before
+    // any run.
+    if cfg!(target_os = "linux") {
+        refused(
+            &["sweep", "--quick", "--out", "/proc/self"],
+            &["cannot write in output folder '/proc/self'"],
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `plot a.csv a.csv` counts the runs once and says so in one line.
+#[test]
+fn plot_of_one_file_twice_notes_it_and_counts_once() {
+    let dir = std::env::temp_dir().join(format!("vma-bench-cli-twice-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, row, stderr) = vma_bench(&[
+        "run",
+        "--scheme",
+        "leak",
+        "--threads",
+        "1",
+        "--faults",
+        "5000",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let csv = dir.join("a.csv");
+    std::fs::write(&csv, row).unwrap();
+    let (csv, plots) = (csv.to_str().unwrap(), dir.join("plots"));
+    let (code, stdout, stderr) = vma_bench(&["plot", csv, csv, "--out", plots.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("note:") && stderr.contains("more than once"),
+        "{stderr}"
+    );
+    let html = std::fs::read_to_string(stdout.trim()).unwrap();
+    assert!(
+        html.contains("Every one of the 1 measured runs"),
+        "counted once"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -279,4 +333,80 @@ fn linux_refuses_what_one_process_cannot_be() {
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.contains(bad), "{args:?}: {stderr}");
     }
+}
+
+/// `MemTotal` of /proc/meminfo in bytes, where readable.
+fn mem_total() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+/// --mms and --slots each in range but together more than the machine can
+/// hold: refused before any run, by run and by sweep, with the estimate and
+/// the machine's memory, exit 2 and no backtrace.
+#[test]
+fn sizes_that_cannot_fit_are_refused_before_any_run() {
+    // 1024 x 65536 VMAs need more than 15 GiB: refused on machines with less
+    // than twice that (on a larger one the run would be made: not tried here).
+    if !matches!(mem_total(), Some(t) if t < 30 << 30) {
+        eprintln!("skipped: this machine has 30 GiB or more, or no /proc/meminfo");
+        return;
+    }
+    let huge = ["--mms", "1024", "--slots", "65536"];
+    let named = [
+        "--mms 1024 with --slots 65536",
+        "needs at least",
+        "MiB",
+        "half of this machine's",
+    ];
+    let mut run = vec!["run", "--scheme", "typesafe"];
+    run.extend(huge);
+    refused(&run, &named);
+    let dir = std::env::temp_dir().join(format!("vma-bench-cli-huge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut sweep = vec![
+        "sweep",
+        "--quick",
+        "--schemes",
+        "leak",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    sweep.extend(huge);
+    refused(&sweep, &named);
+    assert!(!dir.exists(), "refused before anything was written");
+}
+
+/// The real kernel's map count is checked before any run, by run and sweep.
+#[cfg(target_os = "linux")]
+#[test]
+fn linux_mappings_beyond_the_map_count_are_refused_before_any_run() {
+    let Some(max) = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .filter(|&m| m < 2 * 65536)
+    else {
+        eprintln!("skipped: vm.max_map_count allows 65536 slots");
+        return;
+    };
+    let named = ["--slots 65536", "vm.max_map_count", &max.to_string()];
+    refused(&["run", "--scheme", "linux", "--slots", "65536"], &named);
+    let dir = std::env::temp_dir().join(format!("vma-bench-cli-maps-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = dir.to_str().unwrap();
+    refused(
+        &[
+            "sweep",
+            "--quick",
+            "--schemes",
+            "linux",
+            "--slots",
+            "65536",
+            "--out",
+            out,
+        ],
+        &named,
+    );
+    assert!(!dir.exists(), "refused before anything was written");
 }

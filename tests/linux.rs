@@ -356,3 +356,23 @@ fn a_linux_row_proves_its_faults_and_leaves_the_invisible_empty() {
     let line = text.lines().nth(1).unwrap();
     assert!(line.contains(",,,,,,,"), "empty cells, not zeros: {line}");
 }
+
+#[test]
+fn the_floor_loop_makes_one_kernel_fault_per_page_it_writes() {
+    let _g = serial();
+    if kernel::available().is_err() {
+        eprintln!("skipped: the linux scheme cannot run here");
+        return;
+    }
+    let faults = 20_000;
+    let floor = vma_bench::run::floor::touch_loop(16, faults, 7).unwrap();
+    assert_eq!(floor.faults, faults);
+    // The kernel's count and the loop's are independent tallies: every page
+    // written is fresh (the loop checks it read zero), so each is one fault.
+    assert!(
+        floor.minflt >= faults && floor.minflt <= faults + SLACK,
+        "{} pages written, {} minor faults",
+        faults,
+        floor.minflt
+    );
+}

@@ -70,6 +70,27 @@ pub enum Command {
     /// Redraw plots and report from saved CSVs (files of several machines
     /// merge, told apart by their host column).
     Plot(PlotArgs),
+    /// Measure the linux scheme against its floor: a bare loop that makes the
+    /// same real faults (a page written, emptied again with MADV_DONTNEED every
+    /// 64 pages of a mapping) at the same pattern, and nothing else.
+    ///
+    /// Runs the loop and the linux scheme (one worker, read-only, uniform skew)
+    /// alternately, each for --faults faults, and prints each pair and the
+    /// median ratio linux / floor. Needs a quiet machine.
+    LinuxFloor {
+        /// Mappings (real 2 MiB regions).
+        #[arg(long, value_name = "K", default_value_t = 64,
+              value_parser = count(1, 1 << 16), allow_negative_numbers = true)]
+        slots: usize,
+        /// Faults per measurement.
+        #[arg(long, value_name = "N", default_value_t = 300_000,
+              value_parser = whole(1, 1 << 40), allow_negative_numbers = true)]
+        faults: u64,
+        /// Pairs of measurements.
+        #[arg(long, value_name = "N", default_value_t = 5,
+              value_parser = whole(1, 1000), allow_negative_numbers = true)]
+        reps: u64,
+    },
     /// Print a completion script for a shell.
     Completions {
         /// The shell.

@@ -18,7 +18,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::cli::args::{Cli, Command, PlotArgs, SweepDirs};
 use crate::error::Error;
-use crate::files::create_dir;
+use crate::files::check_writable;
 use crate::output::plot_files;
 use crate::run::spec::run_row;
 use crate::run::sweep::{sweep, Grid, Progress};
@@ -70,6 +70,20 @@ where
                 );
             }
             let row = run_row(&spec)?;
+            if !row.is_measurement() {
+                eprintln!(
+                    "vma-bench: note: not a measurement (valid = false): {} of {} workers took \
+                     part in the measured phase, {} faults served; plot leaves it out",
+                    row.joined, row.threads, row.faults
+                );
+            } else if row.overran {
+                eprintln!(
+                    "vma-bench: note: measured {:.3} s, more than twice the {} s requested \
+                     (overran = true: a busy machine)",
+                    row.duration_s,
+                    row.requested_s.unwrap_or_default()
+                );
+            }
             let mut w = csv::Writer::from_writer(out);
             w.serialize(&row)
                 .map_err(|e| Error(format!("writing CSV: {e}")))?;
@@ -80,8 +94,46 @@ where
             sweep_command(&grid, &dirs, out)
         }
         Some(Command::Plot(PlotArgs { csvs, out: dir })) => {
-            let report = plot_files(&csvs, &dir)?;
-            writeln!(out, "{}", report.display()).map_err(io)
+            let plotted = plot_files(&csvs, &dir)?;
+            for note in &plotted.notes {
+                eprintln!("vma-bench: note: {note}");
+            }
+            writeln!(out, "{}", plotted.report.display()).map_err(io)
+        }
+        Some(Command::LinuxFloor {
+            slots,
+            faults,
+            reps,
+        }) => {
+            // At most 1000 (checked by the parser).
+            let pairs = crate::run::floor::compare(slots, faults, reps as u32)?;
+            let median = |v: Vec<f64>| {
+                let mut v = v;
+                v.sort_by(f64::total_cmp);
+                let n = v.len();
+                (v[(n - 1) / 2] + v[n / 2]) / 2.0
+            };
+            for (i, p) in pairs.iter().enumerate() {
+                writeln!(
+                    out,
+                    "pair {i}: floor {:.3} M faults/s, linux {:.3}: {:.3}x",
+                    p.floor / 1e6,
+                    p.linux / 1e6,
+                    p.linux / p.floor
+                )
+                .map_err(io)?;
+            }
+            let floor = median(pairs.iter().map(|p| p.floor).collect());
+            let linux = median(pairs.iter().map(|p| p.linux).collect());
+            let ratio = median(pairs.iter().map(|p| p.linux / p.floor).collect());
+            writeln!(
+                out,
+                "--slots {slots}, {faults} faults each: median floor {:.3} M faults/s, linux \
+                 {:.3}; median ratio linux / floor {ratio:.3}",
+                floor / 1e6,
+                linux / 1e6
+            )
+            .map_err(io)
         }
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "vma-bench", out);
@@ -115,11 +167,11 @@ fn io(e: std::io::Error) -> Error {
 /// Set by the Ctrl-C handler: the sweep stops after its current run.
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// Run the sweep: check the output folders first, catch Ctrl-C, run, then draw
-/// the plots and write the report.
+/// Run the sweep: check that every output folder takes files first, catch
+/// Ctrl-C, run, then draw the plots and write the report.
 fn sweep_command(grid: &Grid, dirs: &SweepDirs, out: &mut dyn Write) -> Result<(), Error> {
     for d in [&dirs.results, &dirs.plots] {
-        create_dir(d)?;
+        check_writable(d)?;
     }
     // A second Ctrl-C quits at once; rows are flushed one by one, so at worst the
     // run in progress is lost.
@@ -147,8 +199,11 @@ fn sweep_command(grid: &Grid, dirs: &SweepDirs, out: &mut dyn Write) -> Result<(
             done.csv.display()
         )));
     }
-    let report = plot_files(std::slice::from_ref(&done.csv), &dirs.plots)?;
-    writeln!(out, "{}", report.display()).map_err(io)
+    let plotted = plot_files(std::slice::from_ref(&done.csv), &dirs.plots)?;
+    for note in &plotted.notes {
+        eprintln!("vma-bench: note: {note}");
+    }
+    writeln!(out, "{}", plotted.report.display()).map_err(io)
 }
 
 #[cfg(test)]

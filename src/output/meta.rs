@@ -39,6 +39,27 @@ pub struct StudyParams {
     pub stall: Option<String>,
 }
 
+/// The canary of a sweep: the short fixed run made before the first run, every
+/// few runs and after the last, to watch the machine's speed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CanaryParams {
+    /// Its scheme (read-only, uniform skew, light fault work).
+    pub scheme: String,
+    /// Its threads.
+    pub threads: usize,
+    /// Its measured seconds.
+    pub duration_s: f64,
+    /// Its warm-up seconds.
+    pub warmup_s: f64,
+    /// Runs between two canaries.
+    pub every: usize,
+    /// A run whose canary ratio is below this fell in a slow period: it is run
+    /// again, and flagged `slow` if it still is.
+    pub threshold: f64,
+    /// Attempts at most per run (the first included).
+    pub attempts: u32,
+}
+
 /// The sweep's parameters.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Params {
@@ -66,6 +87,8 @@ pub struct Params {
     /// metadata written before latencies were sampled).
     #[serde(default)]
     pub sample_every: Option<u32>,
+    /// The canary (absent from sweeps made without one).
+    pub canary: Option<CanaryParams>,
 }
 
 /// Everything recorded beside a sweep's CSV.

@@ -7,7 +7,6 @@
 //! with the values; zeros, which a log axis cannot show, sit on a marked floor.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -15,7 +14,6 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use rayon::prelude::*;
 
 use crate::error::Error;
-use crate::files::{create_dir, write_atomically};
 use crate::output::row::Row;
 use crate::output::stats::{
     churn_label, faults_per_sec, format_number, per_fault, summarize, Data, Summary,
@@ -580,24 +578,131 @@ impl Data<'_> {
     }
 }
 
-/// Draw every figure of `data` into `dir` in parallel, one rayon task per SVG,
-/// each written to a temporary name in `dir` and renamed. Returns the files
-/// written.
-pub fn draw_all(data: &Data<'_>, dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    create_dir(dir)?;
+/// The canary timeline: each sweep's canary runs over its minutes, as a ratio
+/// to the sweep's median canary, with the threshold below which a run is run
+/// again (None where there are no canaries).
+fn canary_figure(data: &Data<'_>) -> Option<Result<(String, String), Error>> {
+    let canaries = data.canaries();
+    // One series per sweep: `<start>-c<seq>` ids share the start.
+    let mut sweeps: BTreeMap<(String, String), Vec<(f64, f64)>> = BTreeMap::new();
+    for c in canaries {
+        let Some(ratio) = c.ratio.filter(|_| c.valid) else {
+            continue;
+        };
+        let sweep = c.canary_id.rsplit_once("-c").map_or("", |(s, _)| s);
+        sweeps
+            .entry((c.host.clone(), sweep.to_string()))
+            .or_default()
+            .push((c.at_s / 60.0, ratio));
+    }
+    if sweeps.is_empty() {
+        return None;
+    }
+    let threshold = data.canary_threshold();
+    let render = || -> Result<String, String> {
+        let x_hi = sweeps
+            .values()
+            .flatten()
+            .map(|p| p.0)
+            .fold(0.0f64, f64::max)
+            .max(1e-3)
+            * 1.02;
+        let y_hi = sweeps
+            .values()
+            .flatten()
+            .map(|p| p.1)
+            .fold(1.0f64, f64::max)
+            * 1.3;
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (900, 420)).into_drawing_area();
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            fn err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> String {
+                e.to_string()
+            }
+            let mut chart = ChartBuilder::on(&root)
+                .caption(
+                    "Canary runs over the sweep: the machine's speed (ratio to the sweep's median)",
+                    ("sans-serif", 17),
+                )
+                .margin(10)
+                .x_label_area_size(38)
+                .y_label_area_size(52)
+                .build_cartesian_2d(0.0..x_hi, 0.0..y_hi)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc("minutes since the sweep started")
+                .y_desc("canary faults/s over the median")
+                .label_style(("sans-serif", 12))
+                .draw()
+                .map_err(err)?;
+            if let Some(t) = threshold {
+                let red = RGBColor(200, 0, 0);
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        [(0.0, t), (x_hi, t)],
+                        6,
+                        4,
+                        red.mix(0.7).stroke_width(1),
+                    ))
+                    .map_err(err)?
+                    .label(format!("{t}: below, a run is run again"))
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], red));
+            }
+            let many = sweeps.len() > 1;
+            for (i, ((host, start), pts)) in sweeps.iter().enumerate() {
+                let color = PALETTE[i % PALETTE.len()];
+                let label = if many {
+                    format!("sweep {start} @ {host}")
+                } else {
+                    format!("sweep {start}")
+                };
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                    .map_err(err)?
+                    .label(label)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                    });
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(err)?;
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.5))
+                .label_font(("sans-serif", 11))
+                .draw()
+                .map_err(err)?;
+            root.present().map_err(|e| e.to_string())?;
+        }
+        Ok(svg)
+    };
+    let file = "canary_timeline.svg".to_string();
+    Some(
+        render()
+            .map(|svg| (file.clone(), svg))
+            .map_err(|e| Error(format!("drawing {file}: {}", e.replace('\n', " ")))),
+    )
+}
+
+/// Draw every figure of `data` in parallel, one rayon task per SVG, into
+/// memory: (file name, SVG text) in a stable order. Nothing is written.
+pub fn draw_all(data: &Data<'_>) -> Result<Vec<(String, String)>, Error> {
     let figs = data.figures();
-    let drawn: Vec<Result<PathBuf, Error>> = figs
+    let drawn: Vec<Result<(String, String), Error>> = figs
         .par_iter()
         .map(|f| {
             let svg = f
                 .render()
                 .map_err(|e| Error(format!("drawing {}: {}", f.file, e.replace('\n', " "))))?;
-            let path = dir.join(&f.file);
-            write_atomically(&path, svg.as_bytes())?;
-            Ok(path)
+            Ok((f.file.clone(), svg))
         })
         .collect();
-    drawn.into_iter().collect()
+    drawn.into_iter().chain(canary_figure(data)).collect()
 }
 
 #[cfg(test)]

@@ -5,12 +5,10 @@
 //! whose x axis is time, is drawn here.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
 use crate::error::Error;
-use crate::files::write_atomically;
 use crate::output::plot::{threads_label, Figure, Panel, PALETTE};
 use crate::output::row::Row;
 use crate::output::side::{PercentileRow, Side, TimelineRow};
@@ -370,7 +368,7 @@ fn timeline_svg(d: &Data<'_>, side: &Side) -> Result<Option<String>, String> {
 }
 
 /// Draw the latency and stalled-reader figures into `dir`; returns the files.
-pub fn draw(d: &Data<'_>, side: &Side, dir: &Path) -> Result<Vec<PathBuf>, Error> {
+pub fn draw(d: &Data<'_>, side: &Side) -> Result<Vec<(String, String)>, Error> {
     let mut figs = against_threads(d);
     figs.extend(distributions(d, side));
     figs.retain(|f| !f.panels.is_empty());
@@ -379,17 +377,13 @@ pub fn draw(d: &Data<'_>, side: &Side, dir: &Path) -> Result<Vec<PathBuf>, Error
         let svg = f
             .render()
             .map_err(|e| Error(format!("drawing {}: {}", f.file, e.replace('\n', " "))))?;
-        let path = dir.join(&f.file);
-        write_atomically(&path, svg.as_bytes())?;
-        out.push(path);
+        out.push((f.file.clone(), svg));
     }
     let file = "stall_timeline.svg";
     if let Some(svg) = timeline_svg(d, side)
         .map_err(|e| Error(format!("drawing {file}: {}", e.replace('\n', " "))))?
     {
-        let path = dir.join(file);
-        write_atomically(&path, svg.as_bytes())?;
-        out.push(path);
+        out.push((file.to_string(), svg));
     }
     Ok(out)
 }

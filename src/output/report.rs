@@ -3,10 +3,7 @@
 //! the main findings, each computed from the rows.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
-use crate::error::Error;
-use crate::files::write_atomically;
 use crate::output::meta::Meta;
 use crate::output::row::Row;
 use crate::output::stats::{churn_label, faults_per_sec, format_number, summarize, Data, Summary};
@@ -40,17 +37,75 @@ fn median_over(
     summarize(&rows, f)
 }
 
-/// The findings, as sentences computed from the rows (a sentence whose numbers
-/// are missing is left out).
+/// `s` for a count other than 1.
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Up to three run ids of `rows`, then how many more.
+fn some_ids(rows: &[&Row]) -> String {
+    let mut ids: Vec<String> = rows.iter().take(3).map(|r| r.run_id.clone()).collect();
+    if rows.len() > 3 {
+        ids.push(format!("{} more", rows.len() - 3));
+    }
+    ids.join(", ")
+}
+
+/// The sentence saying which rows are not measurements and were kept out of
+/// every figure and finding (None if there are none).
+pub fn left_out_note(d: &Data<'_>) -> Option<String> {
+    let left: Vec<&Row> = d.left_out().collect();
+    if left.is_empty() {
+        return None;
+    }
+    let (absent, empty): (Vec<&Row>, Vec<&Row>) = left.iter().partition(|r| r.joined < r.threads);
+    let mut why = Vec::new();
+    if !absent.is_empty() {
+        why.push(format!(
+            "{} in which some worker never took part in the measured phase ({})",
+            absent.len(),
+            some_ids(&absent)
+        ));
+    }
+    if !empty.is_empty() {
+        why.push(format!(
+            "{} that served no faults ({})",
+            empty.len(),
+            some_ids(&empty)
+        ));
+    }
+    Some(format!(
+        "{} run{} left out of every figure and finding, not being measurements: {}.",
+        left.len(),
+        plural(left.len()),
+        why.join("; ")
+    ))
+}
+
+/// The findings, as sentences computed from the measurements (a sentence whose
+/// numbers are missing is left out). Wrong answers are counted in every row,
+/// measurement or not: a wrong answer is never dropped.
 pub fn findings(d: &Data<'_>) -> Vec<String> {
     let mut out = Vec::new();
     let rows = d.rows();
+    let measured = d.measured();
     let wrong: u64 = rows.iter().map(|r| r.wrong).sum();
     let bad: Vec<&Row> = rows.iter().filter(|r| r.wrong > 0).collect();
-    if wrong == 0 {
+    if wrong == 0 && measured.is_empty() {
+        out.push(
+            "No run measured anything: no row has every worker in the measured phase and \
+             faults served, so no run can be said to have answered correctly."
+                .into(),
+        );
+    } else if wrong == 0 {
         out.push(format!(
-            "Every one of the {} runs answered correctly: wrong = 0 in every row.",
-            rows.len()
+            "Every one of the {} measured runs answered correctly: wrong = 0 in every row, \
+             and every one served faults.",
+            measured.len()
         ));
     } else {
         let mut names: Vec<&str> = bad.iter().map(|r| r.scheme.as_str()).collect();
@@ -63,6 +118,36 @@ pub fn findings(d: &Data<'_>) -> Vec<String> {
             names.join(", ")
         ));
     }
+    out.extend(left_out_note(d));
+    let overran: Vec<&Row> = measured.iter().copied().filter(|r| r.overran).collect();
+    if !overran.is_empty() {
+        out.push(format!(
+            "{} run{} measured more than twice the time requested (a busy machine): kept, \
+             flagged overran ({}).",
+            overran.len(),
+            plural(overran.len()),
+            some_ids(&overran)
+        ));
+    }
+    let slow: Vec<&Row> = measured.iter().copied().filter(|r| r.slow).collect();
+    if !slow.is_empty() {
+        out.push(format!(
+            "{} run{} fell in a slow period of the machine even after being run again (canary \
+             ratio below the sweep's threshold): kept, flagged slow ({}).",
+            slow.len(),
+            plural(slow.len()),
+            some_ids(&slow)
+        ));
+    }
+    let retried = measured.iter().filter(|r| r.attempt > 0).count();
+    if retried > 0 {
+        out.push(format!(
+            "{retried} run{} counted from a later attempt: the first was not valid or fell in \
+             a slow period.",
+            plural(retried)
+        ));
+    }
+    out.extend(canary_finding(d));
     for host in &d.hosts {
         let pre = if d.hosts.len() > 1 {
             format!("On {host}: ")
@@ -98,6 +183,28 @@ pub fn findings(d: &Data<'_>) -> Vec<String> {
     out
 }
 
+/// The canary over the sweeps' timelines: how steady the machine was.
+fn canary_finding(d: &Data<'_>) -> Option<String> {
+    let canaries = d.canaries();
+    let valid: Vec<_> = canaries.iter().filter(|c| c.valid).collect();
+    let fps = Summary::of(valid.iter().map(|c| c.faults_per_sec))?;
+    let ratios = Summary::of(valid.iter().filter_map(|c| c.ratio))?;
+    Some(format!(
+        "Canary runs, the machine's speed over the sweep{}: {} runs, median {:.2} M faults/s; \
+         each over its sweep's median ranges {:.2} to {:.2}{}.",
+        if d.hosts.len() > 1 { "s" } else { "" },
+        fps.n,
+        fps.median / 1e6,
+        ratios.min,
+        ratios.max,
+        if valid.len() < canaries.len() {
+            format!(" ({} not valid)", canaries.len() - valid.len())
+        } else {
+            String::new()
+        }
+    ))
+}
+
 /// The typesafe and deferred labels over the same flavour (the first flavour
 /// both were run over; `typesafe` and `deferred` alone where rows name none).
 fn pair(d: &Data<'_>) -> (String, String) {
@@ -115,7 +222,6 @@ fn host_findings(d: &Data<'_>, host: &str, out: &mut Vec<String>) {
     let uniform = d.skews.first().map_or("uniform", String::as_str);
     let top = d.churn.last().copied().unwrap_or(0);
     let t = d.threads_at_cores();
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
     // typesafe and deferred over the same flavour: the kernel after and before
     // the patch.
     let (ts_label, def_label) = pair(d);
@@ -331,6 +437,24 @@ fn meta_table(m: &Meta) -> String {
             p.mms, p.slots, p.seed
         ),
     );
+    if let Some(c) = &p.canary {
+        row(
+            "canary",
+            format!(
+                "{} read-only at {} thread{}, {} s after {} s of warm-up, before the first run, \
+                 every {} runs and after the last; a run whose canary ratio is below {} is run \
+                 again ({} attempts at most)",
+                c.scheme,
+                c.threads,
+                plural(c.threads),
+                c.duration_s,
+                c.warmup_s,
+                c.every,
+                c.threshold,
+                c.attempts
+            ),
+        );
+    }
     row(
         "runs",
         format!(
@@ -417,15 +541,16 @@ fn summary_tables(d: &Data<'_>) -> String {
     s
 }
 
-/// Write `dir/index.html`, one self-contained file: the metadata, a summary
-/// table per churn rate and skew, the findings computed from `d`'s rows, and the
-/// drawn `svgs` inlined. Written to a temporary name in `dir`, then renamed.
-pub fn write_report(
+/// The report, `index.html`: one self-contained file with the metadata, a
+/// summary table per churn rate and skew, the findings computed from `d`'s
+/// rows, the `notes` of reading them, and the drawn `svgs` (file name, SVG
+/// text) inlined.
+pub fn report_html(
     d: &Data<'_>,
     metas: &[Meta],
-    svgs: &[PathBuf],
-    dir: &Path,
-) -> Result<PathBuf, Error> {
+    svgs: &[(String, String)],
+    notes: &[String],
+) -> String {
     let mut h = String::from(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>vma-bench report</title><style>\
          body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}\
@@ -446,7 +571,15 @@ pub fn write_report(
     for f in findings(d) {
         let _ = write!(h, "<li>{}</li>", esc(&f));
     }
-    h.push_str("</ul><h2>Machine and parameters</h2>");
+    h.push_str("</ul>");
+    if !notes.is_empty() {
+        h.push_str("<h2>Notes on the rows</h2><ul>");
+        for n in notes {
+            let _ = write!(h, "<li>{}</li>", esc(n));
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("<h2>Machine and parameters</h2>");
     if metas.is_empty() {
         h.push_str("<p>No metadata file was found beside the CSV.</p>");
     }
@@ -475,25 +608,18 @@ pub fn write_report(
         h.push_str(&stalls);
     }
     h.push_str("<h2>Plots</h2>");
-    for p in svgs {
-        let svg = std::fs::read_to_string(p)
-            .map_err(|e| Error(format!("cannot read '{}': {e}", p.display())))?;
+    for (name, svg) in svgs {
         // Inline the SVG element itself (no XML declaration inside HTML).
         let start = svg.find("<svg").unwrap_or(0);
-        let name = p
-            .file_name()
-            .map_or(String::new(), |n| n.to_string_lossy().into_owned());
         let _ = write!(
             h,
             "<figure>{}<figcaption>{}</figcaption></figure>",
             &svg[start..],
-            esc(&name)
+            esc(name)
         );
     }
     h.push_str("</body></html>\n");
-    let path = dir.join("index.html");
-    write_atomically(&path, h.as_bytes())?;
-    Ok(path)
+    h
 }
 
 #[cfg(test)]
@@ -531,7 +657,7 @@ mod tests {
         let d = Data::new(&rows, std::slice::from_ref(&meta));
         let f = findings(&d);
         let has = |s: &str| f.iter().any(|x| x.contains(s));
-        assert!(has("18 runs answered correctly"), "{f:?}");
+        assert!(has("18 measured runs answered correctly"), "{f:?}");
         assert!(
             has("At 10% churn and 2 threads, typesafe made 0 deferred VMA frees per 1000 unmaps against deferred's 1000"),
             "{f:?}"
@@ -552,6 +678,76 @@ mod tests {
         assert!(
             f[0].starts_with("2 wrong answers in 1 of 15 runs, from: leak"),
             "{f:?}"
+        );
+    }
+
+    /// Rows that are not measurements are kept out of every figure and
+    /// finding and said so; a sweep of such rows only is never called correct;
+    /// overran and slow rows are kept and flagged.
+    #[test]
+    fn rows_that_measured_nothing_are_left_out_and_said_so() {
+        let starved = Row {
+            run_id: "s-1".into(),
+            joined: 0,
+            valid: false,
+            faults: 0,
+            faults_per_sec: 0.0,
+            ..row("typesafe", 1, 0.0, 0.0, None)
+        };
+        let rows = vec![
+            starved.clone(),
+            Row {
+                run_id: "s-2".into(),
+                ..starved
+            },
+        ];
+        let d = Data::new(&rows, &[]);
+        let f = findings(&d);
+        assert!(f[0].starts_with("No run measured anything"), "{f:?}");
+        assert!(!f.iter().any(|x| x.starts_with("Every one of")), "{f:?}");
+        assert!(
+            f[1].starts_with("2 runs left out of every figure")
+                && f[1].contains("2 in which some worker never took part")
+                && f[1].contains("s-1, s-2"),
+            "{f:?}"
+        );
+        assert_eq!(
+            f.len(),
+            2,
+            "no finding from rows that are not measurements: {f:?}"
+        );
+
+        // With measurements beside them: the ratio to leak comes from those only.
+        let mut rows = rows;
+        rows.push(row("leak", 1, 0.0, 100.0, None));
+        rows.push(Row {
+            overran: true,
+            slow: true,
+            canary_ratio: Some(0.5),
+            attempt: 2,
+            run_id: "t-1".into(),
+            ..row("typesafe", 1, 0.0, 50.0, None)
+        });
+        let d = Data::new(&rows, &[]);
+        let f = findings(&d);
+        let has = |s: &str| f.iter().any(|x| x.contains(s));
+        assert!(
+            has("Every one of the 2 measured runs answered correctly"),
+            "{f:?}"
+        );
+        assert!(has("typesafe 0.50x"), "{f:?}");
+        assert!(
+            has("1 run measured more than twice the time requested") && has("(t-1)"),
+            "{f:?}"
+        );
+        assert!(has("1 run fell in a slow period"), "{f:?}");
+        assert!(has("1 run counted from a later attempt"), "{f:?}");
+        assert_eq!(
+            left_out_note(&d).as_deref(),
+            Some(
+                "2 runs left out of every figure and finding, not being measurements: 2 in \
+                 which some worker never took part in the measured phase (s-1, s-2)."
+            )
         );
     }
 }

@@ -47,6 +47,10 @@ pub struct Row {
     pub qsbr_every: u32,
     /// Repetition of this point within a sweep (0 for a single run).
     pub rep: u32,
+    /// Which attempt at this run the row is (0: the first). A sweep runs a run
+    /// again when it was not valid or ran in a slow period (see `slow`), up to
+    /// two more times, and keeps the last valid attempt.
+    pub attempt: u32,
     /// When the run started, seconds since the Unix epoch.
     pub started_unix: u64,
     /// Unmeasured seconds before the measured phase.
@@ -65,6 +69,13 @@ pub struct Row {
     /// Whether the measured time overran the requested time by more than 2x (a
     /// busy machine): kept, but flagged.
     pub overran: bool,
+    /// Whether the run fell in a slow period of the machine: its `canary_ratio`
+    /// was below the sweep's threshold even after its re-runs. Kept, but flagged.
+    pub slow: bool,
+    /// The machine's speed at the time of the run: the throughput of the sweep's
+    /// canary run nearest in time over the median of all its canary runs (empty
+    /// for a single run).
+    pub canary_ratio: Option<f64>,
     /// Faults served (the fault body ran on a VMA).
     pub faults: u64,
     /// Faults answered "no mapping" (between a munmap and its mmap): never
@@ -183,12 +194,20 @@ pub struct Row {
 }
 
 impl Row {
-    /// A valid row of zeros and empty cells for `scheme` (a label:
-    /// `policy/flavour` or the policy) at one point (for tests, and to derive
-    /// the header).
+    /// Whether the row is a measurement: every worker took part in the measured
+    /// phase and faults were served. Rows that are not are kept out of every
+    /// statistic, plot and finding.
+    pub fn is_measurement(&self) -> bool {
+        self.valid && self.faults > 0
+    }
+
+    /// A measurement for `scheme` (a label: `policy/flavour` or the policy) at
+    /// one point: 1000 faults in the 1 ms requested, every other count 0 or
+    /// empty (for tests, and to derive the header).
     pub fn example(scheme: &str, threads: usize, churn_pct: f64) -> Row {
         let (policy, rcu) = scheme.split_once('/').unwrap_or((scheme, "none"));
         Row {
+            run_id: "example".into(),
             host: "example".into(),
             scheme: policy.into(),
             rcu: rcu.into(),
@@ -199,8 +218,12 @@ impl Row {
             fault_work: "light".into(),
             mms: 1,
             slots: 1,
+            requested_s: Some(0.001),
+            duration_s: 0.001,
             joined: threads,
             valid: true,
+            faults: 1000,
+            faults_per_sec: 1e6,
             ..Row::default()
         }
     }

@@ -6,19 +6,108 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::output::canary::Canary;
 use crate::output::meta::Meta;
 use crate::output::row::Row;
+
+/// Everything a run's work depends on besides the axes of the figures
+/// (threads, churn, skew, scheme): rows that differ in any of these are never
+/// pooled as repetitions of one point. Floats are kept as whole numbers of a
+/// small unit, so that the setup has a total order.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Setup {
+    /// Address spaces.
+    pub mms: usize,
+    /// Mappings per address space.
+    pub slots: usize,
+    /// `replace` or `unmap-map`.
+    pub churn_kind: String,
+    /// `light` or `page`.
+    pub fault_work: String,
+    /// Process exits, thousandths of a percent of the operations.
+    pub exits_milli: u64,
+    /// Warm-up, microseconds.
+    pub warmup_us: u64,
+    /// The requested measured time, microseconds (None: a run limited otherwise).
+    pub requested_us: Option<u64>,
+    /// The requested fault operations (None: a run limited otherwise).
+    pub requested_faults: Option<u64>,
+    /// seize's batch size.
+    pub seize_batch: usize,
+    /// urcu-qsbr's operations between quiescent states.
+    pub qsbr_every: u32,
+    /// Yields between find and lock.
+    pub widen: u32,
+}
+
+/// `x` in units of `1 / per` (rounded; a row read back from a CSV is finite and
+/// not negative).
+fn units(x: f64, per: f64) -> u64 {
+    (x * per).round() as u64
+}
+
+impl Setup {
+    /// The setup of `r`.
+    pub fn of(r: &Row) -> Setup {
+        Setup {
+            mms: r.mms,
+            slots: r.slots,
+            churn_kind: r.churn_kind.clone(),
+            fault_work: r.fault_work.clone(),
+            exits_milli: units(r.exits_pct, 1e3),
+            warmup_us: units(r.warmup_s, 1e6),
+            requested_us: r.requested_s.map(|s| units(s, 1e6)),
+            requested_faults: r.requested_faults,
+            seize_batch: r.seize_batch,
+            qsbr_every: r.qsbr_every,
+            widen: r.widen,
+        }
+    }
+
+    /// `M mms, S slots`, then each other parameter in which the setups of
+    /// `among` (those of one host) differ: how a series is told apart from the
+    /// host's others.
+    fn describe(&self, among: &BTreeSet<Setup>) -> String {
+        let differ =
+            |f: &dyn Fn(&Setup) -> String| among.iter().map(f).collect::<BTreeSet<_>>().len() > 1;
+        let secs = |us: u64| format!("{} s", us as f64 / 1e6);
+        let fields: [&dyn Fn(&Setup) -> String; 9] = [
+            &|s| s.churn_kind.clone(),
+            &|s| format!("{} work", s.fault_work),
+            &|s| format!("exits {}%", s.exits_milli as f64 / 1e3),
+            &|s| format!("warm-up {}", secs(s.warmup_us)),
+            &|s| {
+                s.requested_us
+                    .map_or("no time limit".into(), |us| format!("{} runs", secs(us)))
+            },
+            &|s| {
+                s.requested_faults
+                    .map_or("no fault limit".into(), |n| format!("{n} faults"))
+            },
+            &|s| format!("seize batch {}", s.seize_batch),
+            &|s| format!("qsbr every {}", s.qsbr_every),
+            &|s| format!("widen {}", s.widen),
+        ];
+        let mut out = format!("{} mms, {} slots", self.mms, self.slots);
+        for f in fields {
+            if differ(f) {
+                out += ", ";
+                out += &f(self);
+            }
+        }
+        out
+    }
+}
 
 /// One configuration of the grid, on one host: the rows of a point are its
 /// repetitions.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key {
-    /// Host.
+    /// Host (in [`Data`], the origin: the host, and the setup where the host
+    /// has several).
     pub host: String,
-    /// Address spaces.
-    pub mms: usize,
-    /// Mappings per address space.
-    pub slots: usize,
+    /// Every other parameter of the work.
+    pub setup: Setup,
     /// Skew.
     pub skew: String,
     /// Churn in thousandths of a percent (a total order for a float).
@@ -34,10 +123,9 @@ impl Key {
     pub fn of(row: &Row) -> Key {
         Key {
             host: row.host.clone(),
-            mms: row.mms,
-            slots: row.slots,
+            setup: Setup::of(row),
             skew: row.skew.clone(),
-            churn_milli: (row.churn_pct * 1000.0).round() as u64,
+            churn_milli: units(row.churn_pct, 1e3),
             threads: row.threads,
             scheme: row.label(),
         }
@@ -94,10 +182,10 @@ impl Summary {
     }
 }
 
-/// Rows grouped by point, in a stable order.
+/// The measurements among `rows` grouped by point, in a stable order.
 pub fn points(rows: &[Row]) -> BTreeMap<Key, Vec<&Row>> {
     let mut out: BTreeMap<Key, Vec<&Row>> = BTreeMap::new();
-    for r in rows {
+    for r in rows.iter().filter(|r| r.is_measurement()) {
         out.entry(Key::of(r)).or_default().push(r);
     }
     out
@@ -120,68 +208,20 @@ pub fn per_fault(count: Option<u64>, r: &Row) -> Option<f64> {
     (r.faults > 0).then_some(count? as f64 / r.faults as f64)
 }
 
-/// What a row's point shares with every other row of its series besides the
-/// axes: address spaces and mappings, churn kind, fault work, exits.
-#[derive(Clone, Debug, PartialEq)]
-struct Setup {
-    mms: usize,
-    slots: usize,
-    churn_kind: String,
-    fault_work: String,
-    exits_pct: f64,
-}
-
-impl Eq for Setup {}
-
-impl PartialOrd for Setup {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
-impl Ord for Setup {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.mms, self.slots, &self.churn_kind, &self.fault_work)
-            .cmp(&(o.mms, o.slots, &o.churn_kind, &o.fault_work))
-            .then(self.exits_pct.total_cmp(&o.exits_pct))
-    }
-}
-
-impl Setup {
-    fn of(r: &Row) -> Setup {
-        Setup {
-            mms: r.mms,
-            slots: r.slots,
-            churn_kind: r.churn_kind.clone(),
-            fault_work: r.fault_work.clone(),
-            exits_pct: r.exits_pct,
-        }
-    }
-
-    fn describe(&self) -> String {
-        let mut s = format!("{} mms, {} slots", self.mms, self.slots);
-        if !self.churn_kind.is_empty() && self.churn_kind != "replace" {
-            s += &format!(", {}", self.churn_kind);
-        }
-        if self.fault_work != "light" && !self.fault_work.is_empty() {
-            s += &format!(", {} work", self.fault_work);
-        }
-        if self.exits_pct > 0.0 {
-            s += &format!(", exits {}%", self.exits_pct);
-        }
-        s
-    }
-}
-
-/// What the figures are drawn from.
+/// What the figures are drawn from: the measurements among the rows, grouped
+/// into points. Rows that are not measurements ([`Row::is_measurement`]) are in
+/// no point, no axis and no series; the report counts them
+/// ([`Data::left_out`]).
 pub struct Data<'a> {
     rows: &'a [Row],
-    /// The runs with a stalled reader, in file order (in no point).
+    /// The measured runs with a stalled reader, in file order (in no point).
     pub stalled: Vec<&'a Row>,
+    /// The rows that are measurements, stalled runs apart.
+    measured: Vec<&'a Row>,
     /// Points keyed with their origin in place of the host.
     points: BTreeMap<Key, Vec<&'a Row>>,
-    /// The one (mms, slots) of each (origin, scheme).
-    setup: BTreeMap<(String, String), (usize, usize)>,
+    /// The one setup of each (origin, scheme).
+    setup: BTreeMap<(String, String), Setup>,
     /// The host of each origin.
     host_of: BTreeMap<String, String>,
     /// The cores of each host that has metadata.
@@ -202,19 +242,36 @@ pub struct Data<'a> {
     /// The fewest CPUs among the machines whose metadata gives them; None when
     /// none does (the cores of the machine that draws are never used).
     pub cores: Option<usize>,
+    /// The canary timelines of the sweeps (empty where there is none).
+    canaries: &'a [Canary],
+    /// The canary threshold of the first sweep whose metadata gives one.
+    canary_threshold: Option<f64>,
 }
 
 impl<'a> Data<'a> {
-    /// Group `rows`; `metas` give the cores of their hosts.
+    /// Group the measurements among `rows` ([`Row::is_measurement`]); the
+    /// others are only counted ([`Data::left_out`]). `metas` give the cores of
+    /// the hosts.
     pub fn new(rows: &'a [Row], metas: &[Meta]) -> Data<'a> {
         // Runs with a stalled reader are a scenario of their own: they are kept
         // apart (`stalled`), out of every point.
-        let stalled: Vec<&Row> = rows.iter().filter(|r| r.stall_ms.is_some()).collect();
-        let plain = || rows.iter().filter(|r| r.stall_ms.is_none());
+        let stalled: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.is_measurement() && r.stall_ms.is_some())
+            .collect();
+        let measured: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.is_measurement() && r.stall_ms.is_none())
+            .collect();
         let mut setups: BTreeMap<(&str, String), BTreeSet<Setup>> = BTreeMap::new();
-        for r in plain() {
+        let mut of_host: BTreeMap<&str, BTreeSet<Setup>> = BTreeMap::new();
+        for r in &measured {
             setups
                 .entry((r.host.as_str(), r.label()))
+                .or_default()
+                .insert(Setup::of(r));
+            of_host
+                .entry(r.host.as_str())
                 .or_default()
                 .insert(Setup::of(r));
         }
@@ -225,7 +282,8 @@ impl<'a> Data<'a> {
             .collect();
         let origin = |r: &Row| {
             if split.contains(r.host.as_str()) {
-                format!("{} [{}]", r.host, Setup::of(r).describe())
+                let among = &of_host[r.host.as_str()];
+                format!("{} [{}]", r.host, Setup::of(r).describe(among))
             } else {
                 r.host.clone()
             }
@@ -233,9 +291,9 @@ impl<'a> Data<'a> {
         let mut points: BTreeMap<Key, Vec<&Row>> = BTreeMap::new();
         let mut setup = BTreeMap::new();
         let mut host_of = BTreeMap::new();
-        for r in plain() {
+        for &r in &measured {
             let o = origin(r);
-            setup.insert((o.clone(), r.label()), (r.mms, r.slots));
+            setup.insert((o.clone(), r.label()), Setup::of(r));
             host_of.insert(o.clone(), r.host.clone());
             let key = Key {
                 host: o,
@@ -249,7 +307,7 @@ impl<'a> Data<'a> {
         };
         let hosts = set(&|k| k.host.clone());
         let mut schemes: Vec<String> = Vec::new();
-        for r in plain() {
+        for r in &measured {
             if !schemes.contains(&r.label()) {
                 schemes.push(r.label());
             }
@@ -266,6 +324,7 @@ impl<'a> Data<'a> {
         let mut data = Data {
             rows,
             stalled,
+            measured,
             points,
             setup,
             host_of,
@@ -276,9 +335,29 @@ impl<'a> Data<'a> {
             churn: churn.into_iter().collect(),
             skews,
             cores: None,
+            canaries: &[],
+            canary_threshold: metas
+                .iter()
+                .find_map(|m| m.params.canary.as_ref().map(|c| c.threshold)),
         };
         data.cores = data.hosts.iter().filter_map(|o| data.cores_of(o)).min();
         data
+    }
+
+    /// The same data with the sweeps' canary timelines.
+    pub fn with_canaries(self, canaries: &'a [Canary]) -> Data<'a> {
+        Data { canaries, ..self }
+    }
+
+    /// The ratio to its median below which a sweep's canary marks a slow
+    /// period, from the first metadata that gives it.
+    pub fn canary_threshold(&self) -> Option<f64> {
+        self.canary_threshold
+    }
+
+    /// The canary runs of the sweeps, in the order read.
+    pub fn canaries(&self) -> &'a [Canary] {
+        self.canaries
     }
 
     /// The CPUs of the machine behind an origin, from its metadata (None where
@@ -295,20 +374,29 @@ impl<'a> Data<'a> {
         self.host_of.get(origin).map_or(origin, String::as_str)
     }
 
-    /// The rows.
+    /// Every row read, measurements or not.
     pub fn rows(&self) -> &[Row] {
         self.rows
     }
 
+    /// The rows that are measurements: those the points are made of.
+    pub fn measured(&self) -> &[&'a Row] {
+        &self.measured
+    }
+
+    /// The rows that are not measurements, kept out of every figure.
+    pub fn left_out(&self) -> impl Iterator<Item = &'a Row> + '_ {
+        self.rows.iter().filter(|r| !r.is_measurement())
+    }
+
     /// The rows of one point (`host` is an origin of `hosts`).
     pub fn at(&self, host: &str, skew: &str, churn: u64, threads: usize, scheme: &str) -> &[&Row] {
-        let Some(&(mms, slots)) = self.setup.get(&(host.to_string(), scheme.to_string())) else {
+        let Some(setup) = self.setup.get(&(host.to_string(), scheme.to_string())) else {
             return &[];
         };
         let key = Key {
             host: host.into(),
-            mms,
-            slots,
+            setup: setup.clone(),
             skew: skew.into(),
             churn_milli: churn,
             threads,
@@ -410,11 +498,99 @@ pub(crate) mod tests {
         let other = summarize(&p[&Key::of(&rows[3])], faults_per_sec).unwrap();
         assert_eq!((other.median, other.n), (50.0, 1));
         let mut no_faults = row("a", 4, 0, 0.0);
+        no_faults.faults = 0;
         no_faults.lock_abort = Some(3);
         assert_eq!(per_fault(no_faults.lock_abort, &no_faults), None);
         no_faults.faults = 6;
         assert_eq!(per_fault(no_faults.lock_abort, &no_faults), Some(0.5));
         assert_eq!(per_fault(None, &no_faults), None);
+    }
+
+    /// Rows that differ in one parameter of the work each are never pooled as
+    /// repetitions of one point, in `points` or in `Data`.
+    #[test]
+    fn rows_differing_in_one_parameter_are_different_points() {
+        let base = Row {
+            requested_s: Some(0.4),
+            duration_s: 0.4,
+            warmup_s: 0.05,
+            seize_batch: 32,
+            qsbr_every: 16,
+            ..Row::example("typesafe", 2, 10.0)
+        };
+        type Edit = fn(&mut Row);
+        let edits: [(&str, Edit); 11] = [
+            ("exits", |r| r.exits_pct = 1.0),
+            ("warm-up", |r| r.warmup_s = 0.1),
+            ("requested time", |r| r.requested_s = Some(1.0)),
+            ("requested faults", |r| {
+                r.requested_s = None;
+                r.requested_faults = Some(1000);
+            }),
+            ("churn kind", |r| r.churn_kind = "unmap-map".into()),
+            ("fault work", |r| r.fault_work = "page".into()),
+            ("seize batch", |r| r.seize_batch = 64),
+            ("qsbr every", |r| r.qsbr_every = 1),
+            ("widen", |r| r.widen = 1),
+            ("mms", |r| r.mms = 2),
+            ("slots", |r| r.slots = 8),
+        ];
+        for (what, edit) in edits {
+            let mut other = Row {
+                run_id: "other".into(),
+                ..base.clone()
+            };
+            edit(&mut other);
+            let rows = [base.clone(), other];
+            assert_eq!(points(&rows).len(), 2, "{what} pooled by points()");
+            let d = Data::new(&rows, &[]);
+            assert_eq!(d.points().count(), 2, "{what} pooled in Data");
+            // Each series shows one row; the host's two origins say how they differ.
+            assert_eq!(d.hosts.len(), 2, "{what}: {:?}", d.hosts);
+            for h in &d.hosts {
+                assert_eq!(d.at(h, "uniform", 10_000, 2, "typesafe").len(), 1, "{what}");
+            }
+        }
+        // The same parameters: two repetitions of one point.
+        let again = Row {
+            run_id: "again".into(),
+            rep: 1,
+            seed: 2,
+            ..base.clone()
+        };
+        let rows = [base, again];
+        assert_eq!(
+            points(&rows).values().map(Vec::len).collect::<Vec<_>>(),
+            [2]
+        );
+    }
+
+    /// Rows that are not measurements are in no point, axis or series.
+    #[test]
+    fn rows_that_are_not_measurements_are_left_out() {
+        let good = row("a", "typesafe", 2, 1, 10.0);
+        let absent = Row {
+            threads: 4,
+            joined: 3,
+            valid: false,
+            ..row("a", "typesafe", 2, 4, 20.0)
+        };
+        let empty = Row {
+            faults: 0,
+            faults_per_sec: 0.0,
+            valid: false,
+            ..row("a", "leak", 2, 1, 0.0)
+        };
+        let rows = [good.clone(), absent, empty];
+        let d = Data::new(&rows, &[]);
+        assert_eq!(d.measured(), [&good]);
+        assert_eq!(d.left_out().count(), 2);
+        assert_eq!(
+            (d.threads.clone(), d.schemes.clone()),
+            (vec![1], vec!["typesafe".to_string()])
+        );
+        assert_eq!(points(&rows).len(), 1);
+        assert_eq!(d.rows().len(), 3);
     }
 
     #[test]

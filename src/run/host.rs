@@ -188,8 +188,20 @@ pub fn mem_total_bytes() -> Option<u64> {
     parse_meminfo_total(&text)
 }
 
+/// The memory available for new work in bytes (`MemAvailable` in
+/// `/proc/meminfo`), where readable.
+pub fn mem_available_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_meminfo(&text, "MemAvailable:")
+}
+
 fn parse_meminfo_total(text: &str) -> Option<u64> {
-    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    parse_meminfo(text, "MemTotal:")
+}
+
+/// The value of the `/proc/meminfo` line starting with `key`, in bytes.
+fn parse_meminfo(text: &str, key: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(key))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     kib.checked_mul(1024)
 }

@@ -179,16 +179,7 @@ impl Linux {
     /// system that is not Linux.
     pub fn new(layout: Layout) -> Result<Linux, String> {
         available()?;
-        if layout.mms != 1 {
-            return Err(format!(
-                "linux: --mms {} is not possible: one process has exactly one mm (use --mms 1)",
-                layout.mms
-            ));
-        }
-        if layout.slots == 0 {
-            return Err("linux: --slots 0: at least one mapping is needed".into());
-        }
-        check_map_count(layout.slots)?;
+        check_layout(layout)?;
         let area = sys::Area::new(layout.slots)
             .map_err(|e| format!("linux: mapping {} regions failed: {e}", layout.slots))?;
         let nohugepage = match area.advise(0, 0, PAGES, sys::Advice::NoHugePage) {
@@ -305,6 +296,22 @@ impl Linux {
             }
         }
     }
+}
+
+/// Refuse a layout this process cannot map, before anything is mapped: `mms`
+/// other than 1 (one process is one mm), no slots, or more regions and guards
+/// than `vm.max_map_count` leaves room for.
+pub fn check_layout(layout: Layout) -> Result<(), String> {
+    if layout.mms != 1 {
+        return Err(format!(
+            "linux: --mms {} is not possible: one process has exactly one mm (use --mms 1)",
+            layout.mms
+        ));
+    }
+    if layout.slots == 0 {
+        return Err("linux: --slots 0: at least one mapping is needed".into());
+    }
+    check_map_count(layout.slots)
 }
 
 /// Check that `slots` regions and their guards fit under `vm.max_map_count`, when

@@ -14,6 +14,7 @@
 //! re-exported here, so the command line speaks to this layer alone.
 
 pub mod driver;
+pub mod floor;
 pub mod host;
 pub mod kernel;
 pub mod latency;

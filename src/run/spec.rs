@@ -9,6 +9,7 @@ use crate::model::gp::GpLatency;
 use crate::model::hook::Widen;
 use crate::model::index::Node;
 use crate::model::mm::Layout;
+use crate::model::page::{ARENA_SIZE, DATA_PAGES_PER_ARENA, PAGE_SIZE};
 use crate::model::scheme::{Scheme, Visit};
 use crate::model::space::{FaultWork, Space};
 use crate::model::vma::Vma;
@@ -187,6 +188,7 @@ impl RunSpec {
         if !self.scheme.is_kernel() {
             return check_memory(self.layout);
         }
+        crate::run::kernel::check_layout(self.layout)?;
         if c.exits_pct != 0.0 {
             return Err(Error(format!(
                 "--exits {}: the real kernel's process cannot exit (use 0 with linux)",
@@ -216,30 +218,47 @@ impl RunSpec {
     }
 }
 
-/// Bytes a model's layout needs at the least: every VMA and index node, and
-/// their slabs' pages (objects times their size; the caches' sheaves and the
-/// page allocator's arenas come on top).
+/// Bytes a model's layout needs at the least: the slab pages of every VMA and
+/// index node (objects per 4 KiB page as the caches pack them), taken from the
+/// page allocator in whole 2 MiB arenas, and the oracle's record of every slot
+/// (one pointer each). The caches' sheaves and a run's churn come on top.
 pub fn model_bytes(layout: Layout) -> u128 {
-    let vmas = layout.mms as u128 * layout.slots as u128;
-    let nodes = layout.mms as u128 * layout.shape().nodes() as u128;
-    vmas * size_of::<Vma>() as u128 + nodes * size_of::<Node>() as u128
+    let mms = layout.mms as u128;
+    let vmas = mms * layout.slots as u128;
+    let nodes = mms * layout.shape().nodes() as u128;
+    let pages = |objects: u128, size: usize| objects.div_ceil((PAGE_SIZE / size) as u128);
+    let pages = pages(vmas, size_of::<Vma>()) + pages(nodes, size_of::<Node>());
+    let arenas = pages.div_ceil(DATA_PAGES_PER_ARENA as u128);
+    arenas * ARENA_SIZE as u128 + vmas * size_of::<*mut Vma>() as u128
 }
 
 /// Refuse a model layout whose objects alone would take more than half of the
-/// machine's memory (an allocation abort mid-run is never an answer).
+/// machine's memory, or more than it has available now (an allocation abort
+/// mid-run is never an answer). The message gives the estimate and both.
 fn check_memory(layout: Layout) -> Result<(), Error> {
+    match crate::run::host::mem_total_bytes() {
+        Some(total) => fits(layout, total, crate::run::host::mem_available_bytes()),
+        None => Ok(()),
+    }
+}
+
+/// [`check_memory`] on a machine of `total` bytes with `available` bytes free.
+fn fits(layout: Layout, total: u64, available: Option<u64>) -> Result<(), Error> {
     let need = model_bytes(layout);
-    let Some(have) = crate::run::host::mem_total_bytes() else {
-        return Ok(());
-    };
-    if need > u128::from(have) / 2 {
+    let limit = available.map_or(total / 2, |a| a.min(total / 2));
+    if need > u128::from(limit) {
         return Err(Error(format!(
-            "--mms {} with --slots {}: the model needs at least {} MiB, more than half of \
-             this machine's {} MiB",
+            "--mms {} with --slots {}: the model needs at least {} MiB, more than {} MiB \
+             (half of this machine's {} MiB{})",
             layout.mms,
             layout.slots,
-            need >> 20,
-            have >> 20
+            need.div_ceil(1 << 20),
+            limit >> 20,
+            total >> 20,
+            available.map_or(String::new(), |a| format!(
+                ", with {} MiB available now",
+                a >> 20
+            ))
         )));
     }
     Ok(())
@@ -283,6 +302,7 @@ impl Row {
             seize_batch: spec.settings.seize_batch,
             qsbr_every: spec.settings.qsbr_every,
             rep: 0,
+            attempt: 0,
             started_unix: 0,
             warmup_s: c.warmup.as_secs_f64(),
             requested_s,
@@ -291,6 +311,8 @@ impl Row {
             joined: r.joined,
             valid: r.joined == c.threads && t.faults > 0,
             overran: requested_s.is_some_and(|s| r.elapsed.as_secs_f64() > 2.0 * s),
+            slow: false,
+            canary_ratio: None,
             faults: t.faults,
             segv: t.segv,
             faults_per_sec: r.faults_per_sec(),
@@ -395,7 +417,8 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Run `spec` and return its CSV row (`run_id` `run-<start>`, `rep` 0).
+/// Run `spec` and return its CSV row (`run_id` `run-<start>-<process id>`, so
+/// that two runs started in the same second differ; `rep` 0).
 pub fn run_row(spec: &RunSpec) -> Result<Row, Error> {
     run_measured(spec).map(|(row, _)| row)
 }
@@ -405,10 +428,89 @@ pub fn run_measured(spec: &RunSpec) -> Result<(Row, Measured), Error> {
     let started_unix = unix_now();
     let m = run_spec(spec)?;
     let row = Row {
-        run_id: format!("run-{started_unix}"),
+        run_id: format!("run-{started_unix}-{}", std::process::id()),
         host: crate::run::host::hostname(),
         started_unix,
         ..Row::new(spec, &m)
     };
     Ok((row, m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::page::ARENA_SIZE;
+    use crate::schemes::Policy;
+
+    /// The estimate covers what a space of the layout really takes from the
+    /// page allocator (counted by the allocator, after building it), and is not
+    /// far above it.
+    #[test]
+    fn the_memory_estimate_covers_a_real_space() {
+        for (mms, slots) in [(1, 1), (2, 64), (3, 1000), (8, 16384)] {
+            let layout = Layout { mms, slots };
+            let space: Space<crate::schemes::leak::Leak> = Space::with_defaults(layout);
+            let pages = space.teardown().pages;
+            let taken = u128::from(pages.arenas) * ARENA_SIZE as u128;
+            let estimate = model_bytes(layout);
+            assert!(
+                estimate >= taken
+                    && estimate <= taken + ARENA_SIZE as u128 + (mms * slots * 8) as u128,
+                "{mms} x {slots}: estimate {estimate}, the allocator took {taken}"
+            );
+        }
+    }
+
+    /// A layout that cannot fit is refused by the check every run and every
+    /// sweep makes before it starts, naming both values and the sizes.
+    #[test]
+    fn a_layout_that_cannot_fit_is_refused_before_it_runs() {
+        let spec = RunSpec {
+            scheme: SchemeId::kernel_like(Policy::Typesafe),
+            config: RunConfig {
+                threads: 1,
+                churn_pct: 0.0,
+                churn_kind: ChurnKind::Replace,
+                exits_pct: 0.0,
+                limit: crate::run::driver::Limit::faults(1),
+                warmup: std::time::Duration::ZERO,
+                skew: Skew::Uniform,
+                seed: 1,
+                probe: crate::run::driver::Probe::default(),
+            },
+            layout: Layout {
+                mms: 1024,
+                slots: 1 << 16,
+            },
+            work: FaultWork::Light,
+            settings: RcuSettings::default(),
+            widen: 0,
+        };
+        // 64 Mi VMAs of 192 bytes: 12 GiB and more.
+        let need = model_bytes(spec.layout);
+        assert!(need > 12 << 30, "{need}");
+        let gib = 1u64 << 30;
+        // A machine of 24 GiB: refused, whatever is available.
+        for available in [None, Some(20 * gib)] {
+            let e = fits(spec.layout, 24 * gib, available).unwrap_err().0;
+            assert!(
+                e.contains("--mms 1024 with --slots 65536")
+                    && e.contains(&format!("needs at least {} MiB", need.div_ceil(1 << 20)))
+                    && e.contains("more than 12288 MiB (half of this machine's 24576 MiB"),
+                "{e}"
+            );
+        }
+        // A machine of 64 GiB: it fits, unless less is available now.
+        assert_eq!(fits(spec.layout, 64 * gib, None), Ok(()));
+        let e = fits(spec.layout, 64 * gib, Some(8 * gib)).unwrap_err().0;
+        assert!(
+            e.contains("more than 8192 MiB") && e.contains("8192 MiB available now"),
+            "{e}"
+        );
+        // On this machine, where it does not fit:
+        if let Err(e) = check_memory(spec.layout) {
+            // run_spec refuses it the same way, before building anything.
+            assert_eq!(run_spec(&spec).unwrap_err(), e);
+        }
+    }
 }

@@ -1,13 +1,35 @@
 //! The sweep: every point of a grid of schemes x threads x churn x skew, repeated
-//! in interleaved order, one CSV row per run, flushed as soon as the run ends.
+//! in interleaved order, one CSV row per run.
+//!
+//! # Runs that are not measurements, and slow periods
+//!
+//! A run in which some worker never took part in the measured phase, or that
+//! served no faults, is not a measurement (`valid` false): it is run again at
+//! once, up to [`Grid::attempts`] attempts in all. A short fixed canary run
+//! ([`CanaryPlan`]: read-only `leak`) is made before the first run, every
+//! [`CanaryPlan::every`] runs and after the last, to watch the machine's speed.
+//! Once every run is made, each run's canary ratio is the throughput of the
+//! canary nearest to it in the sweep's order (of two equally near, the slower)
+//! over the median of the sweep's canaries; the runs whose ratio is below
+//! [`CanaryPlan::threshold`] fell in a slow period, and are made again, together
+//! at the end of the sweep (a slow period lasts minutes), as long as they have
+//! attempts left. Of the attempts at a run, the CSV keeps one: the last valid
+//! one, else the last; its `attempt` column says which, `canary_ratio` gives its
+//! ratio, and `slow` flags a run still below the threshold.
+//!
+//! # Files
 //!
 //! Each sweep writes a new `sweep-<unix time>.csv` and never overwrites an earlier
-//! one, with `sweep-<unix time>.json` beside it ([`Meta`]: machine, build,
-//! parameters), rewritten (atomically) as the sweep goes so that it always says how
-//! far it got. When the sweep completes, `latest.csv` and `latest.json` are
-//! replaced atomically (write, then rename). A sweep whose `stop` flag is set
-//! (by Ctrl-C) finishes its current run and keeps everything it wrote, but leaves
-//! `latest.*` alone.
+//! one's, with `sweep-<unix time>.json` beside it ([`Meta`]: machine, build,
+//! parameters) and `sweep-<unix time>.canary.csv` (one [`Canary`] row per canary
+//! run). While the sweep runs, the CSV is a log: every attempt is appended and
+//! flushed as it ends (a later attempt of a run shares its `run_id`; readers keep
+//! the one the sweep would). When the sweep ends, the CSV is replaced
+//! (atomically) by its final rows, one per run, with the canary columns filled.
+//! When the sweep completes, `latest.csv`, `latest.json` and `latest.canary.csv`
+//! are replaced atomically (write, then rename). A sweep whose `stop` flag is set
+//! (by Ctrl-C) finishes its current run, writes its final rows for the runs made,
+//! but leaves `latest.*` alone.
 
 use std::fs;
 use std::io::Write;
@@ -19,9 +41,10 @@ use crate::error::Error;
 use crate::files::{create_dir, io_fail, write_atomically};
 use crate::model::mm::Layout;
 use crate::model::space::FaultWork;
-use crate::output::meta::{Meta, Params, StudyParams};
+use crate::output::canary::{self, Canary};
+use crate::output::meta::{CanaryParams, Meta, Params, StudyParams};
 use crate::output::row::Row;
-use crate::output::side::{latency_path, timeline_path};
+use crate::output::side::{latency_path, timeline_path, PercentileRow, TimelineRow};
 use crate::rcu::RcuSettings;
 use crate::run::driver::{ChurnKind, Limit, Probe, RunConfig, Skew, Stall, DEFAULT_SAMPLE_EVERY};
 use crate::run::host::collect_meta;
@@ -127,6 +150,70 @@ pub struct Grid {
     pub sample_every: u32,
     /// Notes for the metadata (a scheme skipped, and why).
     pub notes: Vec<String>,
+    /// Attempts at most per run, the first included: a run that is not valid,
+    /// or fell in a slow period, is made again while it has attempts left.
+    pub attempts: u32,
+    /// The canary that watches the machine's speed (None: no canary, and no
+    /// run is made again for a slow period).
+    pub canary: Option<CanaryPlan>,
+}
+
+/// The canary of a sweep: a short fixed run made before the first run, every
+/// `every` runs and after the last.
+#[derive(Clone, Debug)]
+pub struct CanaryPlan {
+    /// What it runs.
+    pub spec: RunSpec,
+    /// Runs between two canaries.
+    pub every: usize,
+    /// A run whose canary ratio (the nearest canary over the sweep's median) is
+    /// below this fell in a slow period.
+    pub threshold: f64,
+}
+
+impl CanaryPlan {
+    /// `leak`, read-only, uniform skew, light fault work, 2 mms of 64 slots, 50
+    /// ms after 10 ms of warm-up, every 8 runs, threshold 0.8; at 2 threads (1
+    /// on a single CPU): the machine's slow periods show first in the traffic
+    /// between CPUs, which a single thread does not make.
+    pub fn default_for(cores: usize) -> CanaryPlan {
+        CanaryPlan {
+            spec: RunSpec {
+                scheme: SchemeId::kernel_like(Policy::Leak),
+                config: RunConfig {
+                    threads: cores.clamp(1, 2),
+                    churn_pct: 0.0,
+                    churn_kind: ChurnKind::Replace,
+                    exits_pct: 0.0,
+                    limit: Limit::time(Duration::from_millis(50)),
+                    warmup: Duration::from_millis(10),
+                    skew: Skew::Uniform,
+                    seed: 1,
+                    probe: Probe::default(),
+                },
+                layout: Layout { mms: 2, slots: 64 },
+                work: FaultWork::Light,
+                settings: RcuSettings::default(),
+                widen: 0,
+            },
+            every: 8,
+            threshold: 0.8,
+        }
+    }
+
+    /// Its parameters, for the metadata.
+    fn params(&self, attempts: u32) -> CanaryParams {
+        let c = &self.spec.config;
+        CanaryParams {
+            scheme: self.spec.scheme.label(),
+            threads: c.threads,
+            duration_s: c.limit.time.map_or(0.0, |d| d.as_secs_f64()),
+            warmup_s: c.warmup.as_secs_f64(),
+            every: self.every,
+            threshold: self.threshold,
+            attempts,
+        }
+    }
 }
 
 /// Thread counts: 1, 2 and doublings up to 4x the cores (past the cores on
@@ -216,6 +303,8 @@ impl Grid {
             seed: 1,
             sample_every: DEFAULT_SAMPLE_EVERY,
             notes: scheme_note.into_iter().chain(rcu_note).collect(),
+            attempts: 3,
+            canary: Some(CanaryPlan::default_for(cores)),
         }
     }
 
@@ -252,6 +341,9 @@ impl Grid {
         for (_, spec) in self.runs() {
             spec.check()?;
         }
+        if let Some(c) = &self.canary {
+            c.spec.check()?;
+        }
         Ok(())
     }
 
@@ -283,6 +375,7 @@ impl Grid {
             qsbr_every: self.settings.qsbr_every,
             seed: self.seed,
             sample_every: Some(self.sample_every),
+            canary: self.canary.as_ref().map(|c| c.params(self.attempts)),
         }
     }
 
@@ -398,66 +491,61 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
-/// The side files of a sweep's CSV (`output::side`), each created with its
-/// first row and flushed after every run.
-struct SideFiles {
-    latency: (PathBuf, Option<csv::Writer<fs::File>>),
-    timeline: (PathBuf, Option<csv::Writer<fs::File>>),
+/// The side rows of one run (`output::side`): its percentile tables and, for
+/// a stalled run, its timeline.
+#[derive(Clone, Debug, Default)]
+struct SideRows {
+    percentiles: Vec<PercentileRow>,
+    timeline: Vec<TimelineRow>,
 }
 
-impl SideFiles {
-    fn beside(csv: &Path) -> Self {
-        SideFiles {
-            latency: (latency_path(csv), None),
-            timeline: (timeline_path(csv), None),
-        }
+impl SideRows {
+    fn of(run_id: &str, m: Option<&Measured>) -> SideRows {
+        m.map_or_else(SideRows::default, |m| SideRows {
+            percentiles: m.percentile_rows(run_id),
+            timeline: m.timeline_rows(run_id),
+        })
     }
+}
 
-    /// Append run `run_id`'s percentile tables and timeline.
-    fn write(&mut self, run_id: &str, m: &Measured) -> Result<(), Error> {
-        fn put<T: serde::Serialize>(
-            (path, w): &mut (PathBuf, Option<csv::Writer<fs::File>>),
-            rows: Vec<T>,
-        ) -> Result<(), Error> {
-            if rows.is_empty() {
-                return Ok(());
+/// Write the side files of `csv` from the runs kept, each whole, and copy them
+/// to `latest.*` in `dir` when `publish`; a side file with no rows is not
+/// written (and an older sweep's `latest.*` of it is removed).
+fn write_side(csv: &Path, dir: &Path, kept: &[SideRows], publish: bool) -> Result<(), Error> {
+    let percentiles: Vec<&PercentileRow> = kept.iter().flat_map(|k| &k.percentiles).collect();
+    let timeline: Vec<&TimelineRow> = kept.iter().flat_map(|k| &k.timeline).collect();
+    let latest = dir.join("latest.csv");
+    for (path, latest, bytes) in [
+        (
+            latency_path(csv),
+            latency_path(&latest),
+            (!percentiles.is_empty())
+                .then(|| csv_bytes(&percentiles, &[], &latency_path(csv)))
+                .transpose()?,
+        ),
+        (
+            timeline_path(csv),
+            timeline_path(&latest),
+            (!timeline.is_empty())
+                .then(|| csv_bytes(&timeline, &[], &timeline_path(csv)))
+                .transpose()?,
+        ),
+    ] {
+        match bytes {
+            Some(bytes) => {
+                write_atomically(&path, &bytes)?;
+                if publish {
+                    write_atomically(&latest, &bytes)?;
+                }
             }
-            if w.is_none() {
-                let f = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&*path)
-                    .map_err(|e| io_fail("cannot create", path, e))?;
-                *w = Some(csv::Writer::from_writer(f));
-            }
-            let Some(w) = w.as_mut() else {
-                return Ok(());
-            };
-            for r in rows {
-                w.serialize(r).map_err(|e| io_fail("writing", path, e))?;
-            }
-            w.flush().map_err(|e| io_fail("writing", path, e))
-        }
-        put(&mut self.latency, m.percentile_rows(run_id))?;
-        put(&mut self.timeline, m.timeline_rows(run_id))
-    }
-
-    /// Copy each file written to `latest.*` in `dir`.
-    fn publish(&self, dir: &Path) -> Result<(), Error> {
-        for ((path, w), latest) in [
-            (&self.latency, latency_path(&dir.join("latest.csv"))),
-            (&self.timeline, timeline_path(&dir.join("latest.csv"))),
-        ] {
-            if w.is_some() {
-                let bytes = fs::read(path).map_err(|e| io_fail("reading", path, e))?;
-                write_atomically(&latest, &bytes)?;
-            } else if latest.exists() {
+            None if publish && latest.exists() => {
                 // An older sweep's: not this one's.
                 fs::remove_file(&latest).map_err(|e| io_fail("removing", &latest, e))?;
             }
+            None => {}
         }
-        Ok(())
     }
+    Ok(())
 }
 
 fn write_meta(path: &Path, meta: &Meta) -> Result<(), Error> {
@@ -465,18 +553,80 @@ fn write_meta(path: &Path, meta: &Meta) -> Result<(), Error> {
     write_atomically(path, &json)
 }
 
-/// Run `grid`, writing the CSV and its metadata into `dir`. Checks `stop` before
-/// each run: once it is set, the sweep ends as interrupted.
+/// Run `grid`, writing the CSV, its metadata and its canary timeline into
+/// `dir`. Checks `stop` before each run: once it is set, the sweep ends as
+/// interrupted.
 pub fn sweep(
     grid: &Grid,
     dir: &Path,
     progress: Progress<'_>,
     stop: &AtomicBool,
 ) -> Result<Outcome, Error> {
+    sweep_with(grid, dir, progress, stop, &mut |s| {
+        run_measured(s).map(|(row, m)| (row, Some(m)))
+    })
+}
+
+/// Where each attempt and canary falls in the sweep's order, and what the
+/// sweep keeps of them.
+struct Timeline {
+    /// Per run: the attempt kept so far and its place in the order.
+    kept: Vec<Option<(Row, usize)>>,
+    /// Per run: attempts made.
+    tries: Vec<u32>,
+    /// The canaries and their places.
+    canaries: Vec<(Canary, usize)>,
+    /// Places taken so far (attempts and canaries).
+    len: usize,
+    /// Attempts made (all runs).
+    made: usize,
+}
+
+impl Timeline {
+    /// The median throughput of the valid canaries.
+    fn median(&self) -> Option<f64> {
+        let fps = self
+            .canaries
+            .iter()
+            .filter(|(c, _)| c.valid)
+            .map(|(c, _)| c.faults_per_sec);
+        crate::output::stats::Summary::of(fps)
+            .map(|s| s.median)
+            .filter(|&m| m > 0.0)
+    }
+
+    /// The canary ratio at place `at`: the nearest valid canary's throughput
+    /// (of two equally near, the slower) over the median.
+    fn ratio_at(&self, at: usize, median: f64) -> Option<f64> {
+        self.canaries
+            .iter()
+            .filter(|(c, _)| c.valid)
+            .min_by(|(a, pa), (b, pb)| {
+                at.abs_diff(*pa)
+                    .cmp(&at.abs_diff(*pb))
+                    .then(a.faults_per_sec.total_cmp(&b.faults_per_sec))
+            })
+            .map(|(c, _)| c.faults_per_sec / median)
+    }
+}
+
+/// What makes one run: its row, and what it measured for the side files
+/// (None: no side rows, as from a test's stand-in).
+pub type Runner<'r> = dyn FnMut(&RunSpec) -> Result<(Row, Option<Measured>), Error> + 'r;
+
+/// [`sweep`], making each run (and canary) with `run`.
+pub fn sweep_with(
+    grid: &Grid,
+    dir: &Path,
+    progress: Progress<'_>,
+    stop: &AtomicBool,
+    run: &mut Runner<'_>,
+) -> Result<Outcome, Error> {
     create_dir(dir)?;
     let stamp = unix_now();
     let csv = dir.join(format!("sweep-{stamp}.csv"));
     let json = csv.with_extension("json");
+    let canary_csv = canary::path_beside(&csv);
     let file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -491,8 +641,7 @@ pub fn sweep(
         ..collect_meta(grid.params())
     };
     write_meta(&json, &meta)?;
-    let mut w = csv::Writer::from_writer(file);
-    let mut side = SideFiles::beside(&csv);
+    let mut log = csv::Writer::from_writer(file);
     let (bar, mut lines) = match progress {
         Progress::Bar => {
             let bar = indicatif::ProgressBar::new(runs.len() as u64);
@@ -506,67 +655,209 @@ pub fn sweep(
         }
         Progress::Lines(w) => (None, Some(w)),
     };
+    let mut say = |line: String, done: usize, total: usize, eta: Option<Duration>| {
+        if let Some(bar) = &bar {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.set_message(line);
+        } else if let Some(out) = lines.as_mut() {
+            // Progress is best effort: a closed stderr must not stop the sweep.
+            let _ = match eta {
+                Some(eta) => writeln!(out, "[{done}/{total}] {line} (eta {}s)", eta.as_secs()),
+                None => writeln!(out, "{line}"),
+            };
+        }
+    };
+    let attempts = grid.attempts.max(1);
+    let mut tl = Timeline {
+        kept: vec![None; runs.len()],
+        tries: vec![0; runs.len()],
+        canaries: Vec::new(),
+        len: 0,
+        made: 0,
+    };
+    // The side rows of the attempt kept of each run.
+    let mut side_kept = vec![SideRows::default(); runs.len()];
     let t0 = Instant::now();
-    for (i, (rep, spec)) in runs.iter().enumerate() {
-        // Relaxed: a flag polled between runs; nothing is handed over by it.
-        if stop.load(Ordering::Relaxed) {
-            meta.interrupted = true;
+    let canary_run = |tl: &mut Timeline, run: &mut Runner<'_>| -> Result<(), Error> {
+        let Some(plan) = &grid.canary else {
+            return Ok(());
+        };
+        let at_s = t0.elapsed().as_secs_f64();
+        let (r, _) = run(&plan.spec)?;
+        let seq = tl.canaries.len();
+        let c = Canary {
+            canary_id: format!("{stamp}-c{seq}"),
+            host: r.host.clone(),
+            seq,
+            after_runs: tl.made,
+            at_s,
+            threads: r.threads,
+            duration_s: r.duration_s,
+            faults: r.faults,
+            faults_per_sec: r.faults_per_sec,
+            valid: r.is_measurement(),
+            ratio: None,
+        };
+        tl.canaries.push((c, tl.len));
+        tl.len += 1;
+        Ok(())
+    };
+    // The runs to make in this pass: every run, then those of slow periods.
+    let mut queue: Vec<usize> = (0..runs.len()).collect();
+    let mut total = runs.len();
+    let every = grid.canary.as_ref().map_or(usize::MAX, |c| c.every.max(1));
+    for pass in 0..attempts {
+        if queue.is_empty() || meta.interrupted {
             break;
         }
-        let (row, measured) = run_measured(spec)?;
-        let row = Row {
-            rep: *rep,
-            run_id: format!("{stamp}-{i}"),
-            ..row
-        };
-        w.serialize(&row).map_err(|e| io_fail("writing", &csv, e))?;
-        w.flush().map_err(|e| io_fail("writing", &csv, e))?;
-        side.write(&row.run_id, &measured)?;
-        meta.runs_done = i + 1;
-        let line = format!(
-            "{} threads={} churn={}% skew={} rep={}: {:.2} M faults/s, wrong={}",
-            row.scheme,
-            row.threads,
-            row.churn_pct,
-            row.skew,
-            rep,
-            row.faults_per_sec / 1e6,
-            row.wrong,
-        );
-        if let Some(bar) = &bar {
-            bar.set_message(line);
-            bar.inc(1);
-        } else if let Some(out) = lines.as_mut() {
-            let done = i + 1;
-            let eta = t0
-                .elapsed()
-                .mul_f64((runs.len() - done) as f64 / done as f64);
-            // Progress is best effort: a closed stderr must not stop the sweep.
-            let _ = writeln!(
-                out,
-                "[{done}/{}] {line} (eta {}s)",
-                runs.len(),
-                eta.as_secs()
+        if pass > 0 {
+            total += queue.len();
+            say(
+                format!(
+                    "making {} runs of slow periods again (canary ratio below the threshold)",
+                    queue.len()
+                ),
+                tl.made,
+                total,
+                None,
             );
         }
+        canary_run(&mut tl, run)?;
+        for (k, &i) in queue.iter().enumerate() {
+            // Relaxed: a flag polled between runs; nothing is handed over by it.
+            if stop.load(Ordering::Relaxed) {
+                meta.interrupted = true;
+                break;
+            }
+            if k > 0 && k % every == 0 {
+                canary_run(&mut tl, run)?;
+            }
+            let (rep, spec) = &runs[i];
+            loop {
+                let attempt = tl.tries[i];
+                tl.tries[i] += 1;
+                let (row, measured) = run(spec)?;
+                let row = Row {
+                    rep: *rep,
+                    attempt,
+                    run_id: format!("{stamp}-{i}"),
+                    ..row
+                };
+                let side = SideRows::of(&row.run_id, measured.as_ref());
+                log.serialize(&row)
+                    .map_err(|e| io_fail("writing", &csv, e))?;
+                log.flush().map_err(|e| io_fail("writing", &csv, e))?;
+                tl.made += 1;
+                let valid = row.is_measurement();
+                let line = format!(
+                    "{} threads={} churn={}% skew={} rep={rep}{}: {:.2} M faults/s, wrong={}{}",
+                    row.label(),
+                    row.threads,
+                    row.churn_pct,
+                    row.skew,
+                    if attempt > 0 {
+                        format!(" attempt={attempt}")
+                    } else {
+                        String::new()
+                    },
+                    row.faults_per_sec / 1e6,
+                    row.wrong,
+                    if valid {
+                        ""
+                    } else {
+                        " (not valid: made again)"
+                    },
+                );
+                let retry = !valid && tl.tries[i] < attempts;
+                if retry {
+                    total += 1;
+                }
+                let eta = t0
+                    .elapsed()
+                    .mul_f64(total.saturating_sub(tl.made) as f64 / tl.made as f64);
+                say(line, tl.made, total, Some(eta));
+                let better = valid
+                    || tl.kept[i]
+                        .as_ref()
+                        .map_or(true, |(r, _)| !r.is_measurement());
+                if better {
+                    tl.kept[i] = Some((row, tl.len));
+                    side_kept[i] = side;
+                }
+                tl.len += 1;
+                // Relaxed: as above.
+                if !retry || stop.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+        }
+        if meta.interrupted {
+            break;
+        }
+        canary_run(&mut tl, run)?;
+        let (Some(plan), Some(median)) = (&grid.canary, tl.median()) else {
+            break;
+        };
+        queue = (0..runs.len())
+            .filter(|&i| {
+                tl.tries[i] < attempts
+                    && tl.kept[i].as_ref().is_some_and(|(_, at)| {
+                        tl.ratio_at(*at, median).is_some_and(|r| r < plan.threshold)
+                    })
+            })
+            .collect();
     }
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    drop(w);
+    drop(log);
+    // The final rows: one per run made, with the canary columns filled.
+    let median = tl.median();
+    let threshold = grid.canary.as_ref().map_or(0.0, |c| c.threshold);
+    let mut rows: Vec<Row> = Vec::new();
+    for (row, at) in tl.kept.iter().flatten() {
+        let ratio = median.and_then(|m| tl.ratio_at(*at, m));
+        rows.push(Row {
+            canary_ratio: ratio,
+            slow: ratio.is_some_and(|r| r < threshold),
+            ..row.clone()
+        });
+    }
+    let canaries: Vec<Canary> = tl
+        .canaries
+        .iter()
+        .map(|(c, _)| Canary {
+            ratio: median.filter(|_| c.valid).map(|m| c.faults_per_sec / m),
+            ..c.clone()
+        })
+        .collect();
+    let rows_csv = csv_bytes(&rows, &Row::header(), &csv)?;
+    write_atomically(&csv, &rows_csv)?;
+    let canary_bytes = csv_bytes(&canaries, &Canary::header(), &canary_csv)?;
+    if grid.canary.is_some() {
+        write_atomically(&canary_csv, &canary_bytes)?;
+    }
+    write_side(&csv, dir, &side_kept, !meta.interrupted)?;
+    meta.runs_done = rows.len();
     if !meta.interrupted {
         meta.finished_unix = unix_now();
     }
     write_meta(&json, &meta)?;
     if !meta.interrupted {
-        let bytes = fs::read(&csv).map_err(|e| io_fail("reading", &csv, e))?;
-        write_atomically(&dir.join("latest.csv"), &bytes)?;
+        write_atomically(&dir.join("latest.csv"), &rows_csv)?;
+        let latest_canary = canary::path_beside(&dir.join("latest.csv"));
+        if grid.canary.is_some() {
+            write_atomically(&latest_canary, &canary_bytes)?;
+        } else if latest_canary.exists() {
+            // An older sweep's timeline must not be read beside this one's rows.
+            fs::remove_file(&latest_canary).map_err(|e| io_fail("removing", &latest_canary, e))?;
+        }
         let latest = Meta {
             csv: "latest.csv".into(),
             ..meta.clone()
         };
         write_meta(&dir.join("latest.json"), &latest)?;
-        side.publish(dir)?;
     }
     Ok(Outcome {
         csv,
@@ -576,17 +867,39 @@ pub fn sweep(
     })
 }
 
+/// `items` as CSV with its `header` (the header alone for none).
+fn csv_bytes<T: serde::Serialize>(
+    items: &[T],
+    header: &[String],
+    path: &Path,
+) -> Result<Vec<u8>, Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    if items.is_empty() {
+        w.write_record(header)
+            .map_err(|e| io_fail("encoding", path, e))?;
+    }
+    for item in items {
+        w.serialize(item)
+            .map_err(|e| io_fail("encoding", path, e))?;
+    }
+    w.into_inner().map_err(|e| io_fail("encoding", path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A grid of one study.
+    /// A grid of one study, with a canary of 2 ms every 8 runs.
     fn one(study: Study, reps: u32, duration: Duration) -> Grid {
+        let mut canary = CanaryPlan::default_for(2);
+        canary.spec.config.limit = Limit::time(Duration::from_millis(2));
+        canary.spec.config.warmup = Duration::ZERO;
         Grid {
             studies: vec![study],
             reps,
             duration,
             warmup: Duration::ZERO,
+            canary: Some(canary),
             ..Grid::default_for(2)
         }
     }
@@ -756,11 +1069,11 @@ mod tests {
             Duration::from_millis(5),
         );
         let stop = AtomicBool::new(false);
-        // Stop once the third progress line (the third run) is written.
+        // Stop once the third run's progress line is written.
         struct StopAfter<'a>(&'a AtomicBool, usize);
         impl Write for StopAfter<'_> {
             fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.1 += b.iter().filter(|&&c| c == b'\n').count();
+                self.1 += usize::from(b.starts_with(b"["));
                 if self.1 >= 3 {
                     // Relaxed: the flag is polled between runs; nothing is handed over.
                     self.0.store(true, Ordering::Relaxed);
@@ -784,6 +1097,150 @@ mod tests {
         assert!(meta.interrupted);
         assert_eq!((meta.runs_done, meta.runs_planned), (3, 6));
         assert!(!dir.join("latest.csv").exists());
+        assert!(!dir.join("latest.canary.csv").exists());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A runner that makes no run: each run of `grid` answers a valid row of
+    /// 1000 faults, except the attempts listed in `invalid` (run index,
+    /// attempt); each canary answers the next throughput of `canaries`.
+    struct Fake<'g> {
+        grid: &'g Grid,
+        canaries: Vec<f64>,
+        invalid: Vec<(usize, u32)>,
+        made: Vec<u32>,
+        canaries_made: usize,
+    }
+
+    impl Fake<'_> {
+        fn run(&mut self, spec: &RunSpec) -> Result<Row, Error> {
+            let canary = self.grid.canary.as_ref().map(|c| format!("{:?}", c.spec));
+            let fps = if canary == Some(format!("{spec:?}")) {
+                let f = self.canaries[self.canaries_made.min(self.canaries.len() - 1)];
+                self.canaries_made += 1;
+                f
+            } else {
+                let i = self
+                    .grid
+                    .runs()
+                    .iter()
+                    .position(|(_, s)| format!("{s:?}") == format!("{spec:?}"))
+                    .expect("a run of the grid");
+                self.made[i] += 1;
+                if self.invalid.contains(&(i, self.made[i] - 1)) {
+                    0.0
+                } else {
+                    1e6
+                }
+            };
+            let (faults, valid) = ((fps / 1e3) as u64, fps > 0.0);
+            Ok(Row {
+                threads: spec.config.threads,
+                joined: if valid { spec.config.threads } else { 0 },
+                valid,
+                faults,
+                faults_per_sec: fps,
+                ..Row::example("leak", spec.config.threads, spec.config.churn_pct)
+            })
+        }
+    }
+
+    /// 12 runs, canaries every 4: `canaries` throughputs, run 11's first
+    /// attempt not valid; the final rows and the canary timeline.
+    fn scripted(canaries: &[f64], attempts: u32, name: &str) -> (Vec<Row>, Vec<Canary>) {
+        let dir = std::env::temp_dir().join(format!("vma-bench-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut grid = one(
+            study(&[Policy::Leak], &[1, 2], &[0.0, 10.0]),
+            3,
+            Duration::from_millis(1),
+        );
+        grid.attempts = attempts;
+        grid.canary.as_mut().unwrap().every = 4;
+        let mut fake = Fake {
+            grid: &grid,
+            canaries: canaries.to_vec(),
+            invalid: vec![(11, 0)],
+            made: vec![0; 12],
+            canaries_made: 0,
+        };
+        let sink = Progress::Lines(Box::new(std::io::sink()));
+        let out = sweep_with(&grid, &dir, sink, &AtomicBool::new(false), &mut |s| {
+            fake.run(s).map(|row| (row, None))
+        })
+        .unwrap();
+        assert_eq!(out.runs_done, 12);
+        let rows = crate::output::results::read_csv(&out.csv).unwrap();
+        let canaries = crate::output::results::read_canaries(&canary::path_beside(&out.csv))
+            .unwrap()
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        assert_eq!(
+            std::fs::read(dir.join("latest.csv")).unwrap(),
+            std::fs::read(&out.csv).unwrap()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        (rows, canaries)
+    }
+
+    /// The order of pass 0: c0, runs 0-3, c1, runs 4-7, c2, runs 8-11 (run 11
+    /// twice: its first attempt is not valid), c3. With c1 at 30 against a
+    /// median of 100, the runs nearest it are runs 2 and 3 (before it) and 4
+    /// and 5 (after): they are made again after the pass, between two more
+    /// canaries at 100, and are then measurements of a normal period.
+    #[test]
+    fn slow_periods_and_invalid_runs_are_made_again() {
+        let (rows, canaries) = scripted(&[100e6, 30e6, 100e6, 100e6, 100e6, 100e6], 3, "slow");
+        assert_eq!(rows.len(), 12, "one row per run");
+        let ids: std::collections::BTreeSet<&str> =
+            rows.iter().map(|r| r.run_id.as_str()).collect();
+        assert_eq!(ids.len(), 12, "each run once");
+        let again: Vec<usize> = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.attempt > 0)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(again, [2, 3, 4, 5, 11]);
+        assert!(rows
+            .iter()
+            .all(|r| r.attempt <= 1 && r.is_measurement() && !r.slow));
+        assert!(rows.iter().all(|r| r.canary_ratio == Some(1.0)), "{rows:?}");
+        let ratios: Vec<Option<f64>> = canaries.iter().map(|c| c.ratio).collect();
+        assert_eq!(
+            ratios,
+            [
+                Some(1.0),
+                Some(0.3),
+                Some(1.0),
+                Some(1.0),
+                Some(1.0),
+                Some(1.0)
+            ]
+        );
+        // Runs made before each canary: 0, 4, 8, 13 (run 11 twice), and after
+        // the first pass 13 and 17.
+        let after: Vec<usize> = canaries.iter().map(|c| c.after_runs).collect();
+        assert_eq!(after, [0, 4, 8, 13, 13, 17]);
+    }
+
+    /// With one attempt per run, nothing is made again: the slow runs are
+    /// flagged with their ratio, and the run whose attempt was not valid is
+    /// kept as it was, not valid.
+    #[test]
+    fn without_attempts_left_slow_runs_are_flagged_and_invalid_ones_kept() {
+        let (rows, canaries) = scripted(&[100e6, 30e6, 100e6, 100e6], 1, "flagged");
+        assert_eq!(canaries.len(), 4);
+        let slow: Vec<usize> = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.slow)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(slow, [2, 3, 4, 5]);
+        assert!(rows[2..6].iter().all(|r| r.canary_ratio == Some(0.3)));
+        assert!(!rows[11].valid && rows.iter().all(|r| r.attempt == 0));
+        assert_eq!(rows.iter().filter(|r| r.is_measurement()).count(), 11);
     }
 }
