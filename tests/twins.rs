@@ -4,12 +4,33 @@
 //! error: a refcount underflow or a touch of a freed mm, caught and counted).
 //! One thread plays the reader; hooks between its steps play the writers, on
 //! this thread or, where a writer must be seen waiting, on a second one.
+//!
+//! Every test runs under every RCU flavour this build has, one module per
+//! flavour (`epoch::n2_free_attached`, `urcu_qsbr::n2_free_attached`...), made
+//! by `every_flavour!` from the generic bodies below.
+//!
+//! # Waits, and QSBR
+//!
+//! A step that waits for another thread's step waits at most [`PATIENCE`]
+//! ([`Waits`]): a schedule that breaks fails its test instead of hanging it.
+//! No step waits, directly or through another thread, for a grace period or a
+//! callback: writers free through `call_rcu` and never wait for it, and the
+//! only wait for one is the flavour's barrier when a space drops, after every
+//! thread of its schedule has been joined and every handle dropped. So under
+//! urcu-qsbr, where a registered (online) thread that waits stalls every grace
+//! period of the process, and under urcu-memb, where a reader that waits inside
+//! its section does, a waiting step only delays another test's barrier until
+//! the step is over (liburcu's domain is the process, shared by the tests
+//! running beside this one), and never waits for that barrier itself.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use vma_bench::model::counters::{Counters, Totals};
 use vma_bench::model::hook::Point;
 use vma_bench::model::vma::{Vma, VMA_LOCK_OFFSET};
+use vma_bench::rcu::Rcu;
 use vma_bench::schemes::rcu::{Correct, Variant};
 use vma_bench::schemes::twins::{
     DetachNoWait, FreeAttached, FreeResetsSeq, MmUnpinned, NoAddrCheck, PutOnRetry, SeqOfVmaMm,
@@ -17,9 +38,24 @@ use vma_bench::schemes::twins::{
 use vma_bench::schemes::Typesafe;
 use vma_bench::{Layout, MapKind, Space};
 
-type Ts<V> = Space<Typesafe<vma_bench::rcu::Epoch, V>>;
+#[macro_use]
+mod flavours;
 
-fn space<V: Variant>() -> Ts<V> {
+every_flavour!(
+    n2_free_attached,
+    n3_detach_without_waiting,
+    n8_put_without_get_on_retry,
+    n13_no_address_check,
+    n10_wake_of_an_unpinned_mm,
+    an_exit_frees_every_vma_and_the_mm_and_makes_new_ones,
+    n9_free_resets_the_lock_sequence,
+    n7_lock_check_against_the_vmas_own_mm,
+);
+
+/// `typesafe` (or its twin `V`) over the flavour `R`.
+type Ts<R, V> = Space<Typesafe<R, V>>;
+
+fn space<R: Rcu, V: Variant>() -> Ts<R, V> {
     Space::with_defaults(Layout { mms: 2, slots: 4 })
 }
 
@@ -27,7 +63,7 @@ fn space<V: Variant>() -> Ts<V> {
 const SLOT: usize = 1;
 
 /// One fault in mm 0 at `SLOT`, with `hook` stepping in at every point.
-fn fault<V: Variant>(sp: &Ts<V>, hook: impl FnMut(Point)) -> Totals {
+fn fault<R: Rcu, V: Variant>(sp: &Ts<R, V>, hook: impl FnMut(Point)) -> Totals {
     let c = Counters::default();
     let mut h = sp.handle_with(0, hook);
     sp.fault(&mut h, 0, sp.layout().addr(SLOT, 3), &c);
@@ -35,16 +71,48 @@ fn fault<V: Variant>(sp: &Ts<V>, hook: impl FnMut(Point)) -> Totals {
 }
 
 /// The object the reader finds (type-stable: valid until the space drops).
-fn found<V: Variant>(sp: &Ts<V>) -> &Vma {
-    // SAFETY: every VMA comes from the scheme's pool, which keeps its memory (a
-    // `Vma`, all atomics) until the space is dropped, after this borrow ends.
+fn found<R: Rcu, V: Variant>(sp: &Ts<R, V>) -> &Vma {
+    // SAFETY: every VMA comes from the space's SLAB_TYPESAFE_BY_RCU cache: its
+    // memory stays a `Vma` (all atomics) until its slab is released through a
+    // grace period, and a schedule here frees a few VMAs into sheaves, never
+    // emptying a slab; the space outlives this borrow.
     unsafe { &*sp.current(0, SLOT) }
 }
 
-/// Spin until `done` (a step another thread makes on its own).
-fn until(mut done: impl FnMut() -> bool) {
-    while !done() {
-        std::thread::yield_now();
+/// How long a step waits for another thread's step: the steps take
+/// microseconds (a twin's writer that gives up on its readers, a second), so
+/// only a broken schedule ever waits this long.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The waits of one schedule, each bounded by [`PATIENCE`]. A wait that runs
+/// out is recorded and the schedule goes on as if its step had happened: every
+/// other wait is bounded too, and the protocol's own waits for readers end when
+/// the reader's fault does, so the test ends and [`Waits::check`] fails it.
+#[derive(Default)]
+struct Waits {
+    stalled: Mutex<Vec<&'static str>>,
+}
+
+impl Waits {
+    /// Spin until `done` (`what`: a step another thread makes on its own).
+    fn until(&self, what: &'static str, mut done: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !done() {
+            if start.elapsed() > PATIENCE {
+                self.stalled.lock().unwrap().push(what);
+                return;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// Fail if a wait ran out: the schedule did not run as written.
+    fn check(&self) {
+        let stalled = self.stalled.lock().unwrap();
+        assert!(
+            stalled.is_empty(),
+            "the schedule stalled {PATIENCE:?} waiting for: {stalled:?}"
+        );
     }
 }
 
@@ -73,9 +141,9 @@ fn assert_ran_wrong(t: Totals, why: &str) {
     assert_eq!((t.lock_success, t.wrong), (1, 1), "{why}: {t:?}");
 }
 
-/// A writer (handle 1) replaces the found VMA `x` in mm 0, and the pool reuses
+/// A writer (handle 1) replaces the found VMA `x` in mm 0, and the cache reuses
 /// it at once for a new mapping in mm 1.
-fn reuse_in_mm1<V: Variant>(sp: &Ts<V>, x: &Vma, wc: &Counters) {
+fn reuse_in_mm1<R: Rcu, V: Variant>(sp: &Ts<R, V>, x: &Vma, wc: &Counters) {
     let mut w = sp.handle(1);
     sp.replace(&mut w, 0, SLOT, MapKind::Fresh, wc);
     sp.replace(&mut w, 1, SLOT, MapKind::Fresh, wc);
@@ -85,8 +153,8 @@ fn reuse_in_mm1<V: Variant>(sp: &Ts<V>, x: &Vma, wc: &Counters) {
 /// N2: the VMA the reader found is freed still attached and reused at once for
 /// a new mapping at the same address, not yet inserted. Correct: it is detached,
 /// a miss, and the retry finds the new mapping. Twin: locked, a wrong answer.
-fn free_attached<V: Variant>() -> Totals {
-    let sp = space::<V>();
+fn free_attached<R: Rcu, V: Variant>() -> Totals {
+    let sp = space::<R, V>();
     let x: *const Vma = found(&sp);
     let wc = Counters::default();
     let mut pending = None;
@@ -104,10 +172,9 @@ fn free_attached<V: Variant>() -> Totals {
     t
 }
 
-#[test]
-fn n2_free_attached() {
-    assert_missed_then_locked(free_attached::<Correct>());
-    let t = free_attached::<FreeAttached>();
+fn n2_free_attached<R: Rcu>() {
+    assert_missed_then_locked(free_attached::<R, Correct>());
+    let t = free_attached::<R, FreeAttached>();
     assert_eq!(
         (t.lock_miss, t.lock_success, t.wrong),
         (0, 1, 1),
@@ -120,10 +187,11 @@ fn n2_free_attached() {
 /// at the same address (not yet inserted) while the reader validates.
 /// Correct: the detach waits, the reader sees the write lock, aborts and falls
 /// back. Twin: the reader validates the reused object, a wrong answer.
-fn detach_no_wait<V: Variant>() -> Totals {
-    let sp = space::<V>();
+fn detach_no_wait<R: Rcu, V: Variant>() -> Totals {
+    let sp = space::<R, V>();
     let x = found(&sp);
-    let race = DetachRace::new();
+    let waits = Waits::default();
+    let race = DetachRace::new(&waits);
     let wc = Counters::default();
     let mut pending = None;
     let mut stage = 0;
@@ -146,6 +214,7 @@ fn detach_no_wait<V: Variant>() -> Totals {
         assert_eq!(stage, 2, "the schedule ran");
         t
     });
+    waits.check();
     if let Some(p) = pending {
         assert_eq!(p.vma() as *const Vma, x as *const Vma, "reused at once");
         sp.commit(&mut sp.handle(2), p, &wc);
@@ -153,11 +222,10 @@ fn detach_no_wait<V: Variant>() -> Totals {
     t
 }
 
-#[test]
-fn n3_detach_without_waiting() {
-    assert_fell_back(detach_no_wait::<Correct>());
+fn n3_detach_without_waiting<R: Rcu>() {
+    assert_fell_back(detach_no_wait::<R, Correct>());
     assert_ran_wrong(
-        detach_no_wait::<DetachNoWait>(),
+        detach_no_wait::<R, DetachNoWait>(),
         "N3 twin must run on the reused VMA",
     );
 }
@@ -165,8 +233,8 @@ fn n3_detach_without_waiting() {
 /// N8: the VMA the reader found is detached before its CAS. Correct: a miss, the
 /// retry locks the new mapping. Twin: also drops a reference it never took, a
 /// refcount underflow (caught, undone and counted), then the same retry.
-fn put_on_retry<V: Variant>() -> Totals {
-    let sp = space::<V>();
+fn put_on_retry<R: Rcu, V: Variant>() -> Totals {
+    let sp = space::<R, V>();
     let wc = Counters::default();
     let mut ran = false;
     let t = fault(&sp, |p| {
@@ -179,10 +247,9 @@ fn put_on_retry<V: Variant>() -> Totals {
     t
 }
 
-#[test]
-fn n8_put_without_get_on_retry() {
-    assert_missed_then_locked(put_on_retry::<Correct>());
-    let t = put_on_retry::<PutOnRetry>();
+fn n8_put_without_get_on_retry<R: Rcu>() {
+    assert_missed_then_locked(put_on_retry::<R, Correct>());
+    let t = put_on_retry::<R, PutOnRetry>();
     assert_eq!(
         (t.lock_miss, t.lock_success, t.wrong, t.errors),
         (1, 1, 0, 1),
@@ -193,8 +260,8 @@ fn n8_put_without_get_on_retry() {
 /// N13: the VMA the reader found is freed and reused in the same mm at another
 /// address, attached. Correct: the address check aborts, one fallback. Twin: a
 /// wrong answer.
-fn reused_elsewhere<V: Variant>() -> Totals {
-    let sp = space::<V>();
+fn reused_elsewhere<R: Rcu, V: Variant>() -> Totals {
+    let sp = space::<R, V>();
     let x: *const Vma = found(&sp);
     let wc = Counters::default();
     let mut ran = false;
@@ -211,11 +278,10 @@ fn reused_elsewhere<V: Variant>() -> Totals {
     t
 }
 
-#[test]
-fn n13_no_address_check() {
-    assert_fell_back(reused_elsewhere::<Correct>());
+fn n13_no_address_check<R: Rcu>() {
+    assert_fell_back(reused_elsewhere::<R, Correct>());
     assert_ran_wrong(
-        reused_elsewhere::<NoAddrCheck>(),
+        reused_elsewhere::<R, NoAddrCheck>(),
         "N13 twin must accept the VMA at another address",
     );
 }
@@ -226,11 +292,12 @@ fn n13_no_address_check() {
 /// lets the exit free mm 1, and then wakes mm 1's writer. Correct: mm 1 was pinned
 /// first, so the exit waits for the pin and the wake touches a live mm. Twin: the
 /// wake touches the freed mm, caught by its generation and counted.
-fn exit_under_the_wake<V: Variant>() -> (Totals, u64) {
-    let sp = space::<V>();
+fn exit_under_the_wake<R: Rcu, V: Variant>() -> (Totals, u64) {
+    let sp = space::<R, V>();
     let x = found(&sp);
     let wc = Counters::default();
     let born = sp.mm(1).generation();
+    let waits = Waits::default();
     let mut stage = 0;
     let t = std::thread::scope(|s| {
         let t = fault(&sp, |p| match (p, stage) {
@@ -241,29 +308,32 @@ fn exit_under_the_wake<V: Variant>() -> (Totals, u64) {
             (Point::Locked, 1) => {
                 stage = 2;
                 s.spawn(|| sp.exit(&mut sp.handle(2), 1, &wc));
-                // mm 1's exit write-locks the VMA and waits for our reference.
-                until(|| x.refcnt() >= VMA_LOCK_OFFSET);
+                waits.until("mm 1's exit to write-lock the VMA and wait for us", || {
+                    x.refcnt() >= VMA_LOCK_OFFSET
+                });
             }
             (Point::Put, 2) => {
                 stage = 3;
                 // The exit goes on: it frees mm 1 (twin) or waits for our pin.
-                until(|| sp.mm(1).freeing() || sp.mm(1).generation() != born);
+                waits.until("mm 1's exit to free mm 1 or wait for our pin", || {
+                    sp.mm(1).freeing() || sp.mm(1).generation() != born
+                });
             }
             _ => {}
         });
         assert_eq!(stage, 3, "the schedule ran");
         t
     });
+    waits.check();
     assert_eq!(wc.snapshot().errors, 0);
     (t, sp.mm(1).generation() - born)
 }
 
-#[test]
-fn n10_wake_of_an_unpinned_mm() {
-    let (t, lives) = exit_under_the_wake::<Correct>();
+fn n10_wake_of_an_unpinned_mm<R: Rcu>() {
+    let (t, lives) = exit_under_the_wake::<R, Correct>();
     assert_eq!(lives, 2, "mm 1 was freed and created again");
     assert_fell_back(t);
-    let (t, lives) = exit_under_the_wake::<MmUnpinned>();
+    let (t, lives) = exit_under_the_wake::<R, MmUnpinned>();
     assert_eq!(lives, 2);
     assert_eq!(
         (t.lock_abort, t.fallbacks, t.wrong, t.errors),
@@ -272,9 +342,8 @@ fn n10_wake_of_an_unpinned_mm() {
     );
 }
 
-#[test]
-fn an_exit_frees_every_vma_and_the_mm_and_makes_new_ones() {
-    let sp = space::<Correct>();
+fn an_exit_frees_every_vma_and_the_mm_and_makes_new_ones<R: Rcu>() {
+    let sp = space::<R, Correct>();
     let c = Counters::default();
     let before: Vec<_> = (0..4).map(|k| sp.current(1, k)).collect();
     sp.exit(&mut sp.handle(1), 1, &c);
@@ -284,7 +353,7 @@ fn an_exit_frees_every_vma_and_the_mm_and_makes_new_ones() {
     for k in 0..4 {
         let now = sp.current(1, k);
         assert!(!before.contains(&now), "slot {k} has a new VMA");
-        // SAFETY: pool memory, valid until the space drops.
+        // SAFETY: as in `found`: a VMA of the space's typesafe cache.
         let v = unsafe { &*now };
         assert_eq!((v.refcnt(), v.mm()), (1, 1), "attached in the new mm");
     }
@@ -298,15 +367,17 @@ fn an_exit_frees_every_vma_and_the_mm_and_makes_new_ones() {
 /// found VMA write-locked, out of the index, and is about to detach it: the
 /// writer stops at its `Detaching` point until the reader holds its reference,
 /// then detaches and (unless its detach does not wait) waits for that reference.
-struct DetachRace {
+struct DetachRace<'w> {
+    waits: &'w Waits,
     ready: AtomicBool,
     go: AtomicBool,
     done: AtomicBool,
 }
 
-impl DetachRace {
-    fn new() -> Self {
+impl<'w> DetachRace<'w> {
+    fn new(waits: &'w Waits) -> Self {
         DetachRace {
+            waits,
             ready: AtomicBool::new(false),
             go: AtomicBool::new(false),
             done: AtomicBool::new(false),
@@ -315,24 +386,31 @@ impl DetachRace {
 
     /// Start the writer's replace of `SLOT` in mm 0 and wait until it stops
     /// before its detach.
-    fn start<'s, 'e, V: Variant>(
+    fn start<'s, 'e, R: Rcu, V: Variant>(
         &'e self,
         s: &'s std::thread::Scope<'s, 'e>,
-        sp: &'e Ts<V>,
+        sp: &'e Ts<R, V>,
         wc: &'e Counters,
     ) {
         s.spawn(move || {
             let mut w = sp.handle_with(2, |p: Point| {
                 if p == Point::Detaching {
+                    // Release / Acquire (this flag and the others): the steps
+                    // are handed from thread to thread through them.
                     self.ready.store(true, Ordering::Release);
-                    until(|| self.go.load(Ordering::Acquire));
+                    self.waits.until("the reader to take its reference", || {
+                        self.go.load(Ordering::Acquire)
+                    });
                 }
             });
             sp.replace(&mut w, 0, SLOT, MapKind::Fresh, wc);
             drop(w);
             self.done.store(true, Ordering::Release);
         });
-        until(|| self.ready.load(Ordering::Acquire));
+        self.waits
+            .until("the writer to stop before its detach", || {
+                self.ready.load(Ordering::Acquire)
+            });
     }
 
     /// The reader holds its reference: let the writer detach, and wait until it
@@ -340,7 +418,10 @@ impl DetachRace {
     /// without waiting (true: a detach that does not wait, N3).
     fn release(&self, x: &Vma) -> bool {
         self.go.store(true, Ordering::Release);
-        until(|| self.done.load(Ordering::Acquire) || x.refcnt() == VMA_LOCK_OFFSET + 1);
+        self.waits
+            .until("the writer to wait for our reference or return", || {
+                self.done.load(Ordering::Acquire) || x.refcnt() == VMA_LOCK_OFFSET + 1
+            });
         self.done.load(Ordering::Acquire)
     }
 }
@@ -350,10 +431,11 @@ impl DetachRace {
 /// waits for the reader. Correct: the reader sees the write lock, aborts and falls
 /// back. Twin: it sees the object "unlocked" and runs on a VMA that is no longer
 /// in the index, a wrong answer.
-fn free_resets_seq<V: Variant>() -> Totals {
-    let sp = space::<V>();
+fn free_resets_seq<R: Rcu, V: Variant>() -> Totals {
+    let sp = space::<R, V>();
     let x = found(&sp);
-    let race = DetachRace::new();
+    let waits = Waits::default();
+    let race = DetachRace::new(&waits);
     let wc = Counters::default();
     let mut stage = 0;
     let t = std::thread::scope(|s| {
@@ -371,15 +453,15 @@ fn free_resets_seq<V: Variant>() -> Totals {
         assert_eq!(stage, 2, "the schedule ran");
         t
     });
+    waits.check();
     assert_eq!(wc.snapshot().errors, 0);
     t
 }
 
-#[test]
-fn n9_free_resets_the_lock_sequence() {
-    assert_fell_back(free_resets_seq::<Correct>());
+fn n9_free_resets_the_lock_sequence<R: Rcu>() {
+    assert_fell_back(free_resets_seq::<R, Correct>());
     assert_ran_wrong(
-        free_resets_seq::<FreeResetsSeq>(),
+        free_resets_seq::<R, FreeResetsSeq>(),
         "N9 twin must run on the write-locked, unindexed VMA",
     );
 }
@@ -390,10 +472,11 @@ fn n9_free_resets_the_lock_sequence() {
 /// write-locked and is detaching it. Correct: the caller's mm's sequence says
 /// write-locked: abort, fallback. Twin: mm 1's sequence says unlocked: it runs
 /// on a VMA no longer in the index, a wrong answer.
-fn seq_of_vma_mm<V: Variant>() -> Totals {
-    let sp = space::<V>();
+fn seq_of_vma_mm<R: Rcu, V: Variant>() -> Totals {
+    let sp = space::<R, V>();
     let x = found(&sp);
-    let race = DetachRace::new();
+    let waits = Waits::default();
+    let race = DetachRace::new(&waits);
     let wc = Counters::default();
     let mut stage = 0;
     let t = std::thread::scope(|s| {
@@ -419,6 +502,7 @@ fn seq_of_vma_mm<V: Variant>() -> Totals {
         assert_eq!(stage, 3, "the schedule ran");
         t
     });
+    waits.check();
     assert_eq!(wc.snapshot().errors, 0);
     t
 }
@@ -428,13 +512,14 @@ fn seq_of_vma_mm<V: Variant>() -> Totals {
 /// The reader's lock attempt then reads a sequence. Correct: its own mm's, a
 /// miss (the VMA is detached), the retry succeeds. Twin: mm 1's, a touch of the
 /// freed mm, caught by its generation and counted (the kernel's use-after-free).
-fn seq_of_a_freed_mm<V: Variant>() -> Totals {
-    let sp = space::<V>();
+fn seq_of_a_freed_mm<R: Rcu, V: Variant>() -> Totals {
+    let sp = space::<R, V>();
     let x = found(&sp);
     let wc = Counters::default();
+    let waits = Waits::default();
     let (freed, go) = (AtomicBool::new(false), AtomicBool::new(false));
     let mut ran = false;
-    std::thread::scope(|s| {
+    let t = std::thread::scope(|s| {
         let t = fault(&sp, |p| {
             if p == Point::Found && !ran {
                 ran = true;
@@ -442,33 +527,35 @@ fn seq_of_a_freed_mm<V: Variant>() -> Totals {
                 s.spawn(|| {
                     let mut e = sp.handle_with(2, |p: Point| {
                         if p == Point::MmFreed {
+                            // Release / Acquire: as in `DetachRace`.
                             freed.store(true, Ordering::Release);
-                            until(|| go.load(Ordering::Acquire));
+                            waits.until("the reader's lock attempt", || go.load(Ordering::Acquire));
                         }
                     });
                     sp.exit(&mut e, 1, &wc);
                 });
-                until(|| freed.load(Ordering::Acquire));
+                waits.until("mm 1's exit to free mm 1", || freed.load(Ordering::Acquire));
                 assert!(sp.mm(1).is_freed(), "mm 1 is freed");
             }
         });
         go.store(true, Ordering::Release);
         assert!(ran, "the schedule ran");
         t
-    })
+    });
+    waits.check();
+    t
 }
 
-#[test]
-fn n7_lock_check_against_the_vmas_own_mm() {
-    assert_fell_back(seq_of_vma_mm::<Correct>());
+fn n7_lock_check_against_the_vmas_own_mm<R: Rcu>() {
+    assert_fell_back(seq_of_vma_mm::<R, Correct>());
     assert_ran_wrong(
-        seq_of_vma_mm::<SeqOfVmaMm>(),
+        seq_of_vma_mm::<R, SeqOfVmaMm>(),
         "N7 twin must trust the other mm's sequence",
     );
-    assert_missed_then_locked(seq_of_a_freed_mm::<Correct>());
+    assert_missed_then_locked(seq_of_a_freed_mm::<R, Correct>());
     // The twin then compares with the exit's sequence, under which the VMA was
     // write-locked: a false "locked", an abort and a fallback.
-    let t = seq_of_a_freed_mm::<SeqOfVmaMm>();
+    let t = seq_of_a_freed_mm::<R, SeqOfVmaMm>();
     assert_eq!(
         (t.lock_abort, t.fallbacks, t.wrong, t.errors),
         (1, 1, 0, 1),

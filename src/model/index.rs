@@ -43,7 +43,7 @@
 
 use std::ptr::NonNull;
 
-use crate::model::vma::Vma;
+use crate::model::vma::{Mistake, Vma};
 use std::mem::offset_of;
 
 use crate::model::slab::{free_after_gp, SlabObject};
@@ -448,6 +448,21 @@ impl Tree {
         entry: *mut Vma,
         alloc: impl FnOnce() -> NonNull<Node>,
     ) -> Stored {
+        self.store_with(start, last, entry, Mistake::None, alloc)
+    }
+
+    /// [`store`](Tree::store) with `mistake` compiled in (a constant at the
+    /// caller, the scheme's: `PublishRelaxed` publishes a rebuilt leaf with a
+    /// Relaxed store, for the loom twin; any other value is the correct store).
+    #[inline]
+    pub fn store_with(
+        &self,
+        start: u64,
+        last: u64,
+        entry: *mut Vma,
+        mistake: Mistake,
+        alloc: impl FnOnce() -> NonNull<Node>,
+    ) -> Stored {
         assert!(
             self.min <= start && start <= last && last <= self.max,
             "a store inside the tree"
@@ -501,15 +516,28 @@ impl Tree {
         let new = alloc();
         // SAFETY: a node just taken from the cache, not yet reachable by anyone.
         unsafe { new.as_ref() }.fill(&next.merged(), true);
-        self.replace_leaf(src, leaf, new)
+        self.replace_leaf(src, leaf, new, mistake)
     }
 
     /// Publish `new` in place of `old` (whose pointer lives in `src`) and mark
     /// `old` dead.
-    fn replace_leaf(&self, src: &AtomicPtr<u8>, old: &Node, new: NonNull<Node>) -> Stored {
+    #[inline]
+    fn replace_leaf(
+        &self,
+        src: &AtomicPtr<u8>,
+        old: &Node,
+        new: NonNull<Node>,
+        mistake: Mistake,
+    ) -> Stored {
         // Release: pairs with the Acquire load in a reader's walk
         // (`RcuWalk::node`), publishing the new leaf's pivots, slots and meta.
-        src.store(new.as_ptr().cast(), Ordering::Release);
+        // Relaxed only under `PublishRelaxed`: the mistake itself.
+        let publish = if mistake == Mistake::PublishRelaxed {
+            Ordering::Relaxed
+        } else {
+            Ordering::Release
+        };
+        src.store(new.as_ptr().cast(), publish);
         // Relaxed load: the writer's own earlier store. Release store: pairs
         // with the Acquire load in `Node::is_dead`; a hazard-pointer reader that
         // sees the old leaf alive after its fence is seen by the reclaimer's

@@ -8,13 +8,13 @@
 //! independent of the index it came from.
 
 use std::ptr::NonNull;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crossbeam_utils::CachePadded;
 
 use crate::model::index::{Shape, Tree};
 use crate::model::vma::Vma;
 use crate::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use crate::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Bytes of one mapping (each slot's VMA).
 pub const REGION: u64 = 1 << 21;
@@ -173,6 +173,13 @@ impl Mm {
     /// This mm's id (the value a VMA's `mm` field holds).
     pub fn id(&self) -> usize {
         self.id
+    }
+
+    /// The index (`mm->mm_mt`), for tests and models that look at its nodes;
+    /// [`Tree::nodes`] and [`Tree::entries`] need the caller to own it, or to
+    /// hold `mmap_lock`.
+    pub fn tree(&self) -> &Tree {
+        &self.tree
     }
 
     /// The lifetime generation: even while alive, odd once freed (tests).

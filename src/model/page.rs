@@ -26,11 +26,26 @@ use crate::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use crate::sync::Mutex;
 
 /// Bytes in a page (`PAGE_SIZE` on x86-64); the slab order is 0, so a slab is one page.
-pub const PAGE_SIZE: usize = 4096;
+///
+/// Under loom (`--cfg vma_bench_loom`) pages are 1 KiB and arenas 16 KiB: a
+/// loom model builds its space anew for every execution, and loom creates and
+/// tracks every atomic of every object a slab constructs and of every metadata
+/// entry of an arena, each time. Creating them is most of an execution's cost;
+/// a model uses a few objects, which a 4 KiB slab (21 VMAs, 15 nodes) and a
+/// 2 MiB arena (503 metadata entries) would multiply.
+pub const PAGE_SIZE: usize = if cfg!(vma_bench_loom) {
+    1 << 10
+} else {
+    4 << 10
+};
 
-/// Bytes in an arena: 2 MiB, the unit taken from the system allocator, aligned to
-/// its size.
-pub const ARENA_SIZE: usize = 2 << 20;
+/// Bytes in an arena: 2 MiB (16 KiB under loom, see [`PAGE_SIZE`]), the unit
+/// taken from the system allocator, aligned to its size.
+pub const ARENA_SIZE: usize = if cfg!(vma_bench_loom) {
+    16 << 10
+} else {
+    2 << 20
+};
 
 /// Pages in an arena, metadata pages included.
 pub const PAGES_PER_ARENA: usize = ARENA_SIZE / PAGE_SIZE;
@@ -192,7 +207,7 @@ impl Default for PageAllocator {
 }
 
 fn arena_layout() -> Layout {
-    Layout::from_size_align(ARENA_SIZE, ARENA_SIZE).expect("2 MiB is a valid layout")
+    Layout::from_size_align(ARENA_SIZE, ARENA_SIZE).expect("a power of two is a valid layout")
 }
 
 impl PageAllocator {

@@ -116,8 +116,12 @@ impl CacheConfig {
     /// SLUB's defaults for a cache with sheaves, as Linux 6.18 sets up
     /// `vm_area_struct` and `maple_node`: sheaves of 32, `min_partial` 5, barn
     /// limits 10 and 10; not typesafe (see [`typesafe`](Self::typesafe)).
+    /// Under loom (`--cfg vma_bench_loom`) sheaves of 4: a loom model builds
+    /// its space anew for every execution, and a refill of 32 would construct
+    /// several slabs of objects, every atomic of which loom creates and tracks
+    /// (see `page::PAGE_SIZE`), where a model uses a few objects.
     pub const SLUB: CacheConfig = CacheConfig {
-        sheaf_capacity: 32,
+        sheaf_capacity: if cfg!(vma_bench_loom) { 4 } else { 32 },
         min_partial: 5,
         max_full_sheaves: 10,
         max_empty_sheaves: 10,

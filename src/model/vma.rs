@@ -45,7 +45,8 @@ enum Entered {
 }
 
 /// A deliberate protocol mistake: the broken twins of `typesafe` carry one each,
-/// and the loom models' twins (`tests/loom.rs`) carry N3, N4 and N5.
+/// and the loom models' twins (`tests/loom.rs`) carry N3, N4, N5 and
+/// `PublishRelaxed`.
 /// `None` is the correct protocol. Always a compile-time constant at the call site
 /// (an associated constant of the scheme, or a constant in a model), so every
 /// branch on it folds away.
@@ -88,6 +89,11 @@ pub enum Mistake {
     /// have drained, so a reader that took its reference under the write lock sees
     /// the object unlocked ("false unlocking" a still write-locked object).
     FreeResetsSeq,
+    /// The index publishes a rebuilt leaf in its parent (or the root) with a
+    /// Relaxed store instead of `rcu_assign_pointer`'s Release, so a walk that
+    /// loads the new leaf need not see its fill (weak memory only; the loom
+    /// twin of the node publish, taken by `Tree::store_with`).
+    PublishRelaxed,
 }
 
 /// A `vm_area_struct`: 192 bytes, three cache lines, as the kernel's object on
@@ -595,7 +601,7 @@ impl Vma {
         // accesses happen before whatever the writer does next. `>`, not `!=`: in the
         // correct protocol the count never goes below the target; a broken twin's
         // stolen reference may, and must not hang the writer.
-        while self.line.refcnt.load(Ordering::Acquire) > target {
+        while self.line.refcnt.load(Ordering::Relaxed) > target {
             if mistake != Mistake::None && round % 1024 == 1023 {
                 // A twin's count may hold a reference no reader will drop (a
                 // store over a stale reader's increment): give up, never hang.
