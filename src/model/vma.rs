@@ -601,7 +601,7 @@ impl Vma {
         // accesses happen before whatever the writer does next. `>`, not `!=`: in the
         // correct protocol the count never goes below the target; a broken twin's
         // stolen reference may, and must not hang the writer.
-        while self.line.refcnt.load(Ordering::Relaxed) > target {
+        while self.line.refcnt.load(Ordering::Acquire) > target {
             if mistake != Mistake::None && round % 1024 == 1023 {
                 // A twin's count may hold a reference no reader will drop (a
                 // store over a stale reader's increment): give up, never hang.
