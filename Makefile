@@ -1,7 +1,7 @@
 # Thin aliases; the README explains each.
 CARGO ?= cargo
 
-.PHONY: setup sweep quick plots test bench loom overhead instructions rcu-costs clean
+.PHONY: setup sweep quick plots test bench loom overhead instructions pairs rcu-costs clean
 
 # What the build needs beyond the Rust toolchain (liburcu-dev, for the urcu RCU
 # flavours), installed only when missing; every target that builds runs it first.
@@ -48,6 +48,13 @@ overhead: setup
 instructions: setup
 	$(CARGO) build --release
 	scripts/instructions
+
+# Read-only throughput of every model scheme at 1 and 2 threads, alternating
+# rounds, medians: ratios to leak and to deferred free under the same RCU, and
+# the read section's ns per fault (REPS, DURATION, THREADS override).
+pairs: setup
+	$(CARGO) build --release
+	scripts/pairs
 
 # ns per read_lock + read_unlock and per call_rcu for each RCU flavour, 1 thread.
 rcu-costs: setup
