@@ -42,7 +42,23 @@ pub fn check_writable(dir: &Path) -> Result<(), Error> {
         .map_err(|e| io_fail("cannot write in output folder", dir, e))?;
     probe
         .close()
-        .map_err(|e| io_fail("cannot remove a probe file from output folder", dir, e))
+        .map_err(|e| io_fail("cannot remove a probe file from output folder", dir, e))?;
+    // A folder where a file of ours goes (a plot, the report, a CSV) would
+    // stop the write at the end: refuse it now.
+    let entries = fs::read_dir(dir).map_err(|e| io_fail("cannot read output folder", dir, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = [".svg", ".html", ".csv", ".json"]
+            .iter()
+            .any(|ext| name.ends_with(ext));
+        if ours && entry.path().is_dir() {
+            return Err(Error(format!(
+                "cannot write '{}': a folder of that name is in the way",
+                entry.path().display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Write every one of `files` (name, content) into `dir`, or none: each is

@@ -410,3 +410,91 @@ fn linux_mappings_beyond_the_map_count_are_refused_before_any_run() {
     );
     assert!(!dir.exists(), "refused before anything was written");
 }
+
+/// The output layer's lists of the name columns' values (it reads CSVs without
+/// the run layer) are the run layer's names, every one.
+#[test]
+fn the_csv_checks_know_every_name_a_run_writes() {
+    use vma_bench::output::results::{CHURN_KINDS, FAULT_WORKS, RCUS, SKEWS};
+    use vma_bench::schemes::Flavour;
+    use vma_bench::{ChurnKind, FaultWork, Skew};
+    let names = |v: Vec<&str>| v.into_iter().map(String::from).collect::<Vec<_>>();
+    assert_eq!(
+        names(SKEWS.to_vec()),
+        names(Skew::ALL.iter().map(|s| s.name()).collect())
+    );
+    assert_eq!(
+        names(CHURN_KINDS.to_vec()),
+        names(ChurnKind::ALL.iter().map(|k| k.name()).collect())
+    );
+    assert_eq!(
+        names(FAULT_WORKS.to_vec()),
+        names(FaultWork::ALL.iter().map(|w| w.name()).collect())
+    );
+    let mut rcus =
+        vec![
+            vma_bench::schemes::SchemeId::kernel_like(vma_bench::schemes::Policy::Leak).rcu_name(),
+        ];
+    rcus.extend(Flavour::ALL.iter().map(|f| f.name()));
+    assert_eq!(names(RCUS.to_vec()), names(rcus));
+}
+
+#[test]
+fn runs_that_could_measure_nothing_or_not_what_was_asked_are_refused() {
+    // No operation left for faults: a --faults run would never end.
+    refused(
+        &[
+            "run", "--scheme", "leak", "--churn", "100", "--faults", "10",
+        ],
+        &["--churn 100", "--exits 0"],
+    );
+    refused(
+        &["run", "--scheme", "typesafe", "--exits", "100"],
+        &["--exits 100"],
+    );
+    // Points are keyed in thousandths of a percent.
+    refused(
+        &["run", "--scheme", "leak", "--churn", "0.0005"],
+        &["--churn 0.0005", "0.001"],
+    );
+    refused(
+        &[
+            "run",
+            "--scheme",
+            "leak",
+            "--faults",
+            "10",
+            "--duration",
+            "1",
+        ],
+        &["--faults", "--duration"],
+    );
+    // Sweep flags no swept scheme would use.
+    refused(
+        &[
+            "sweep",
+            "--schemes",
+            "leak",
+            "--rcu",
+            "epoch",
+            "--reps",
+            "1",
+        ],
+        &["--rcu epoch"],
+    );
+}
+
+#[test]
+fn a_completion_script_that_cannot_be_written_is_an_error_not_a_panic() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vma-bench"))
+        .args(["completions", "bash"])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("vma-bench: error: ") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}

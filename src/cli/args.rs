@@ -82,9 +82,10 @@ pub enum Command {
         #[arg(long, value_name = "K", default_value_t = 64,
               value_parser = count(1, 1 << 16), allow_negative_numbers = true)]
         slots: usize,
-        /// Faults per measurement.
+        /// Faults per measurement (at least 10000: fewer measure mostly the
+        /// set-up).
         #[arg(long, value_name = "N", default_value_t = 300_000,
-              value_parser = whole(1, 1 << 40), allow_negative_numbers = true)]
+              value_parser = whole(10_000, 1 << 40), allow_negative_numbers = true)]
         faults: u64,
         /// Pairs of measurements.
         #[arg(long, value_name = "N", default_value_t = 5,
@@ -137,7 +138,7 @@ pub struct RunArgs {
     pub warmup: f64,
     /// Stop after N faults instead of after --duration.
     #[arg(long, value_name = "N", value_parser = whole(1, u64::MAX),
-          allow_negative_numbers = true)]
+          allow_negative_numbers = true, conflicts_with = "duration")]
     pub faults: Option<u64>,
     /// Also stop at the first wrong answer or error (to time a broken twin).
     #[arg(long)]
@@ -167,8 +168,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = RcuSettings::default().qsbr_every as usize,
           value_parser = count(1, 1 << 20), allow_negative_numbers = true)]
     pub qsbr_every: usize,
-    /// Seed of the workers' generators.
-    #[arg(long, value_name = "X", default_value_t = 1, value_parser = whole(0, u64::MAX),
+    /// Seed of the workers' generators, 0..=2^63-1 (as a sweep's).
+    #[arg(long, value_name = "X", default_value_t = 1, value_parser = whole(0, u64::MAX / 2),
           allow_negative_numbers = true)]
     pub seed: u64,
     /// Yield N times between find and lock (adversarial).
@@ -270,7 +271,7 @@ impl RunArgs {
 #[derive(Debug, Args)]
 pub struct SweepArgs {
     /// A coarse grid that finishes in well under a minute (threads 1 and the
-    /// CPUs, churn 0 and 10, uniform, one repetition of 0.2 s).
+    /// CPUs, churn 0 and 10, private skew, one repetition of 0.2 s).
     #[arg(long)]
     pub quick: bool,
     /// Free policies, comma-separated, from `vma-bench schemes --all` [default:
@@ -286,7 +287,8 @@ pub struct SweepArgs {
     #[arg(long, value_name = "LIST", value_parser = ListOf(count(1, 1024)),
           allow_negative_numbers = true)]
     pub threads: Option<List<usize>>,
-    /// Churn percentages, comma-separated [default: 0,0.1,1,10].
+    /// Churn percentages, comma-separated, multiples of 0.001 [default: per
+    /// study: 0,1,10 in the headline study, 0,10 in the others].
     #[arg(long, value_name = "LIST", value_parser = ListOf(real(0.0, 100.0)),
           allow_negative_numbers = true)]
     pub churn: Option<List<f64>>,
@@ -314,7 +316,7 @@ pub struct SweepArgs {
     /// Repetitions of every point, interleaved [default: 3].
     #[arg(long, value_name = "N", value_parser = whole(1, 1000), allow_negative_numbers = true)]
     pub reps: Option<u64>,
-    /// Measured seconds per run [default: 0.5].
+    /// Measured seconds per run [default: 0.4].
     #[arg(long, value_name = "SECS", value_parser = real(0.001, 3600.0),
           allow_negative_numbers = true)]
     pub duration: Option<f64>,
@@ -328,8 +330,9 @@ pub struct SweepArgs {
     /// Mappings per address space [default: 64].
     #[arg(long, value_name = "K", value_parser = count(1, 1 << 16), allow_negative_numbers = true)]
     pub slots: Option<usize>,
-    /// Seed of repetition 0 (repetition r uses seed + r) [default: 1].
-    #[arg(long, value_name = "X", value_parser = whole(0, u64::MAX / 2),
+    /// Seed of repetition 0 (repetition r uses seed + r, at most 2^63-1)
+    /// [default: 1].
+    #[arg(long, value_name = "X", value_parser = whole(0, u64::MAX / 2 - 1000),
           allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Time every Nth fault and writer operation of each worker, N >= 1
@@ -436,6 +439,29 @@ impl SweepArgs {
                     s.stall = Some(st);
                 }
             });
+        }
+        // Flags that would change nothing the grid runs are refused, as `run`
+        // refuses them, so the metadata never records what did not happen.
+        let policies: Vec<Policy> = grid
+            .studies
+            .iter()
+            .flat_map(|s| s.schemes.iter().copied())
+            .collect();
+        if let Some(List(rcus)) = &self.rcu {
+            if !policies.iter().any(|p| p.uses_rcu()) {
+                return Err(Error(format!(
+                    "--rcu {}: none of the schemes swept uses an RCU flavour",
+                    rcus.iter().map(|f| f.name()).collect::<Vec<_>>().join(",")
+                )));
+            }
+        }
+        if let Some(exits @ 0.001..) = self.exits {
+            if policies.iter().all(|&p| p == Policy::Linux) {
+                return Err(Error(format!(
+                    "--exits {exits}: the real kernel's process cannot exit (exits are \
+                     made by the models only)"
+                )));
+            }
         }
         // An explicit linux with an explicit --mms > 1 asks for the impossible; the
         // default scheme list runs linux with its one mm (its rows say mms = 1).

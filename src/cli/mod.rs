@@ -136,8 +136,10 @@ where
             .map_err(io)
         }
         Some(Command::Completions { shell }) => {
-            clap_complete::generate(shell, &mut Cli::command(), "vma-bench", out);
-            Ok(())
+            // Into a buffer first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "vma-bench", &mut script);
+            out.write_all(&script).map_err(io)
         }
     }
 }

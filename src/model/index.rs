@@ -801,7 +801,11 @@ mod tests {
                 sc.spawn(move || {
                     let mut rng = crate::rng::Rng::new(3, r);
                     let mut seen = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
+                    // At least 10k walks, however the threads are scheduled:
+                    // once the writer is done every region is mapped again.
+                    let mut walks = 0u32;
+                    while walks < 10_000 || !stop.load(Ordering::Relaxed) {
+                        walks += 1;
                         let k = rng.below(s.regions as u64) as usize;
                         let (a, b) = s.vma_range(k);
                         let addr = a + rng.below(b - a + 1);

@@ -300,6 +300,24 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1e-12)
 }
 
+/// The values of the CSV's name columns that a run can have (the run layer's
+/// `Skew`, `ChurnKind`, `FaultWork` and RCU `Flavour` names; `tests/cli.rs`
+/// holds these lists against those types).
+pub const SKEWS: [&str; 3] = ["uniform", "hot", "private"];
+/// See [`SKEWS`].
+pub const CHURN_KINDS: [&str; 2] = ["replace", "unmap-map"];
+/// See [`SKEWS`].
+pub const FAULT_WORKS: [&str; 2] = ["light", "page"];
+/// See [`SKEWS`]; a scheme without an RCU has `none`.
+pub const RCUS: [&str; 5] = ["none", "epoch", "seize", "urcu-memb", "urcu-qsbr"];
+
+/// `v` is one of `known`.
+fn one_of(v: &str, known: &[&str], column: &'static str) -> Result<(), Bad> {
+    ensure(known.contains(&v), column, || {
+        format!("'{v}' is none of {}", known.join(", "))
+    })
+}
+
 /// Refuse values no run can have, naming the column.
 pub fn check_row(r: &Row) -> Result<(), Bad> {
     text(&r.run_id, "run_id", 128)?;
@@ -309,6 +327,15 @@ pub fn check_row(r: &Row) -> Result<(), Bad> {
     name(&r.churn_kind, "churn_kind")?;
     name(&r.skew, "skew")?;
     name(&r.fault_work, "fault_work")?;
+    one_of(&r.skew, &SKEWS, "skew")?;
+    one_of(&r.churn_kind, &CHURN_KINDS, "churn_kind")?;
+    one_of(&r.fault_work, &FAULT_WORKS, "fault_work")?;
+    one_of(&r.rcu, &RCUS, "rcu")?;
+    ensure(
+        r.sample_every > 0 || r.fault_samples == 0 && r.writer_samples == 0,
+        "sample_every",
+        || "0 with operations timed: a sampling rate of 0 times nothing".into(),
+    )?;
     ensure(r.threads > 0, "threads", || "0 threads".into())?;
     ensure(r.mms > 0, "mms", || "a point with no address space".into())?;
     ensure(r.slots > 0, "slots", || "a point with no mapping".into())?;
@@ -386,6 +413,38 @@ pub fn check_row(r: &Row) -> Result<(), Bad> {
     at_most(r.lock_success, "lock_success")?;
     at_most(r.fallbacks, "fallbacks")?;
     at_most(Some(r.wrong), "wrong")?;
+    // One abort per fault at most: an abort ends in the fallback.
+    at_most(r.lock_abort, "lock_abort")?;
+    at_most(Some(r.fault_samples), "fault_samples")?;
+    for (kind, ps) in [
+        (
+            "fault",
+            [
+                r.fault_p50_ns,
+                r.fault_p90_ns,
+                r.fault_p99_ns,
+                r.fault_p999_ns,
+                r.fault_max_ns,
+            ],
+        ),
+        (
+            "writer",
+            [
+                r.writer_p50_ns,
+                r.writer_p90_ns,
+                r.writer_p99_ns,
+                r.writer_p999_ns,
+                r.writer_max_ns,
+            ],
+        ),
+    ] {
+        let given: Vec<u64> = ps.iter().flatten().copied().collect();
+        ensure(
+            given.windows(2).all(|w| w[0] <= w[1]),
+            "percentiles",
+            || format!("{kind} percentiles out of order: {given:?} (p50, p90, p99, p99.9, max)"),
+        )?;
+    }
     if let Some(n) = r.requested_faults {
         ensure(answered <= n, "faults", || {
             format!("faults + segv = {answered}, above the {n} requested")

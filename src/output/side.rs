@@ -10,6 +10,7 @@
 //! a side file given where a CSV of rows is expected is skipped
 //! ([`is_side_file`]).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -88,11 +89,33 @@ pub struct Side {
 
 /// Read the side files of `csvs`, where they exist; a file that is there but
 /// is not ours is refused, naming it and its line.
+///
+/// A run is counted once, as the rows are: a run whose rows an earlier file
+/// gave (the same file twice, or `latest.csv` beside the sweep it copies) is
+/// taken from that earlier file only.
 pub fn read_side(csvs: &[PathBuf]) -> Result<Side, Error> {
     let mut side = Side::default();
+    let mut runs: HashSet<String> = HashSet::new();
+    let mut timed: HashSet<String> = HashSet::new();
     for csv in csvs {
-        side.percentiles.extend(read_rows(&latency_path(csv))?);
-        side.timeline.extend(read_rows(&timeline_path(csv))?);
+        let p: Vec<PercentileRow> = read_rows(&latency_path(csv))?;
+        let fresh: HashSet<String> = p
+            .iter()
+            .map(|r| r.run_id.clone())
+            .filter(|id| !runs.contains(id))
+            .collect();
+        side.percentiles
+            .extend(p.into_iter().filter(|r| fresh.contains(&r.run_id)));
+        runs.extend(fresh);
+        let t: Vec<TimelineRow> = read_rows(&timeline_path(csv))?;
+        let fresh: HashSet<String> = t
+            .iter()
+            .map(|r| r.run_id.clone())
+            .filter(|id| !timed.contains(id))
+            .collect();
+        side.timeline
+            .extend(t.into_iter().filter(|r| fresh.contains(&r.run_id)));
+        timed.extend(fresh);
     }
     Ok(side)
 }
@@ -120,6 +143,33 @@ fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_read_from_two_files_counts_once() {
+        let dir = std::env::temp_dir().join(format!("vma-bench-side2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("sweep-1.csv"), dir.join("latest.csv"));
+        let tl = "run_id,t_ms,parked,waiting_vmas,waiting_nodes,waiting_slabs,waiting_bytes,\
+                  writer_ops,writer_held_max_ns,writer_wait_max_ns\n";
+        std::fs::write(
+            timeline_path(&a),
+            format!("{tl}1-0,1,true,,,,,0,,\n1-0,2,false,,,,,0,,\n"),
+        )
+        .unwrap();
+        // latest.csv copies sweep-1's run 1-0 and has one more, 2-0.
+        std::fs::write(
+            timeline_path(&b),
+            format!("{tl}1-0,1,true,,,,,0,,\n1-0,2,false,,,,,0,,\n2-0,1,true,,,,,0,,\n"),
+        )
+        .unwrap();
+        for files in [vec![a.clone(), a.clone()], vec![a.clone(), b.clone()]] {
+            let side = read_side(&files).unwrap();
+            let of = |id: &str| side.timeline.iter().filter(|t| t.run_id == id).count();
+            let expect_2_0 = usize::from(files[1] == b);
+            assert_eq!((of("1-0"), of("2-0")), (2, expect_2_0), "{files:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn side_files_sit_beside_their_csv_and_read_back() {

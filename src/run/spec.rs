@@ -132,6 +132,24 @@ impl RunSpec {
                 c.churn_pct, c.exits_pct
             )));
         }
+        if c.churn_pct + c.exits_pct >= 100.0 && c.limit.ops_per_thread.is_none() {
+            // Every operation a writer's: no fault to measure, and a fault
+            // limit would never be reached. (A benchmark of the writers alone
+            // limits each worker's operations instead.)
+            return Err(Error(format!(
+                "--churn {} with --exits {}: no operation left for faults (a run measures \
+                 faults; keep churn and exits below 100% together)",
+                c.churn_pct, c.exits_pct
+            )));
+        }
+        for (flag, pct) in [("--churn", c.churn_pct), ("--exits", c.exits_pct)] {
+            // Points are keyed by the percentage in thousandths (`churn_milli`).
+            if (pct * 1000.0 - (pct * 1000.0).round()).abs() > 1e-6 {
+                return Err(Error(format!(
+                    "{flag} {pct}: percentages are multiples of 0.001"
+                )));
+            }
+        }
         if c.skew == Skew::Private && self.layout.slots < c.threads {
             return Err(Error(format!(
                 "--skew private with --slots {} and --threads {}: each worker needs a slot of its own",

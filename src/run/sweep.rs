@@ -422,7 +422,7 @@ impl Grid {
                                         let key = (
                                             scheme,
                                             skew,
-                                            (churn_pct * 1000.0) as u64,
+                                            (churn_pct * 1000.0).round() as u64,
                                             churn_kind,
                                             work,
                                             threads,
@@ -638,9 +638,13 @@ pub fn sweep_with(
         started_unix: stamp,
         runs_planned: runs.len(),
         notes: grid.notes.clone(),
+        // Until the sweep completes: a sweep killed before its end (a second
+        // Ctrl-C, a crash) leaves metadata that says so.
+        interrupted: true,
         ..collect_meta(grid.params())
     };
     write_meta(&json, &meta)?;
+    meta.interrupted = false;
     let mut log = csv::Writer::from_writer(file);
     let (bar, mut lines) = match progress {
         Progress::Bar => {
@@ -786,6 +790,15 @@ pub fn sweep_with(
                     side_kept[i] = side;
                 }
                 tl.len += 1;
+                // Runs with a row so far, in metadata still marked interrupted.
+                write_meta(
+                    &json,
+                    &Meta {
+                        runs_done: tl.kept.iter().flatten().count(),
+                        interrupted: true,
+                        ..meta.clone()
+                    },
+                )?;
                 // Relaxed: as above.
                 if !retry || stop.load(Ordering::Relaxed) {
                     break;
