@@ -5,12 +5,14 @@
 //! VMA while other threads `mmap` and `munmap`?
 //!
 //! The model ([`model`]) is the per-VMA lock of Linux 6.15 and
-//! `lock_vma_under_rcu`, written once and generic over a [`Scheme`]: how the index
-//! is read and how removed VMAs are freed. The schemes ([`schemes`]) are
-//! call_rcu-style deferred free (crossbeam-epoch, seize), SLAB_TYPESAFE_BY_RCU
-//! type-stable reuse, hazard pointers (haphazard), a plain mm-wide rwlock and no
-//! reclamation at all. Every fault checks its own answer, so every run reports
-//! wrong answers next to throughput.
+//! `lock_vma_under_rcu` over a maple-like index and SLUB-like slab caches,
+//! written once and generic over a [`Scheme`]: how a fault's walk of the index
+//! is protected and how removed VMAs and replaced index nodes are freed. A
+//! scheme ([`schemes`]) is a free policy (`rwlock`, `deferred` call_rcu,
+//! `typesafe` SLAB_TYPESAFE_BY_RCU reuse, `hazard` pointers, `leak`) and, for
+//! `deferred` and `typesafe`, an RCU flavour ([`rcu`]: crossbeam-epoch, seize,
+//! liburcu's memb and QSBR). Every fault checks its own answer, so every run
+//! reports wrong answers next to throughput.
 //!
 //! [`VmaLookup`] is the trait the [`run::driver`], the benchmarks and the tests drive.
 

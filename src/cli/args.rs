@@ -11,13 +11,10 @@ use crate::cli::values::{
     churn_kind, count, every, fault_work, flavour, policy, real, skew, stall, whole, List, ListOf,
 };
 use crate::error::Error;
-use crate::model::space::FaultWork;
-use crate::rcu::RcuSettings;
 use crate::run::driver::{ChurnKind, Limit, Probe, RunConfig, Skew, Stall, DEFAULT_SAMPLE_EVERY};
 use crate::run::spec::RunSpec;
 use crate::run::sweep::Grid;
-use crate::run::{kernel, Layout};
-use crate::schemes::{Flavour, Policy, SchemeId};
+use crate::run::{kernel, FaultWork, Flavour, Layout, Policy, RcuSettings, SchemeId};
 
 /// The version: the package's, and the commit it was built from.
 const VERSION: &str = concat!(
@@ -270,8 +267,9 @@ impl RunArgs {
 /// `--quick`'s), in any order.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// A coarse grid that finishes in well under a minute (threads 1 and the
-    /// CPUs, churn 0 and 10, private skew, one repetition of 0.2 s).
+    /// A coarse grid that finishes in well under a minute (the headline study
+    /// only: threads 1 and the CPUs, at least 2; churn 0 and 10 of both kinds;
+    /// private skew; one repetition of 0.2 s).
     #[arg(long)]
     pub quick: bool,
     /// Free policies, comma-separated, from `vma-bench schemes --all` [default:
@@ -288,7 +286,8 @@ pub struct SweepArgs {
           allow_negative_numbers = true)]
     pub threads: Option<List<usize>>,
     /// Churn percentages, comma-separated, multiples of 0.001 [default: per
-    /// study: 0,1,10 in the headline study, 0,10 in the others].
+    /// study: 0,1,10 in the headline, 0,10 in the others, 10 in the stall
+    /// study].
     #[arg(long, value_name = "LIST", value_parser = ListOf(real(0.0, 100.0)),
           allow_negative_numbers = true)]
     pub churn: Option<List<f64>>,

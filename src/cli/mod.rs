@@ -1,5 +1,5 @@
-//! The command line, on clap: `schemes`, `run`, `sweep`, `plot` and
-//! `completions`, each with its `--help` made from the doc comments of
+//! The command line, on clap: `schemes`, `run`, `sweep`, `plot`, `linux-floor`
+//! and `completions`, each with its `--help` made from the doc comments of
 //! `args.rs`, and `--version`. Every bad value is refused by a value parser
 //! (`values.rs`) or a cross-field check with a one-line [`Error`] naming the
 //! flag and the value; the command exits with status 2 on any error.
@@ -50,7 +50,7 @@ where
                 }
                 writeln!(out, "{:<38} {}", s.label(), s.about()).map_err(io)?;
             }
-            if let Some(note) = crate::rcu::urcu_missing() {
+            if let Some(note) = crate::run::urcu_missing() {
                 writeln!(out, "(not listed: the urcu flavours; {note})").map_err(io)?;
             }
             Ok(())
@@ -216,7 +216,7 @@ mod tests {
     use std::time::Duration;
 
     use crate::run::driver::Skew;
-    use crate::schemes::{Flavour, Policy};
+    use crate::run::{Flavour, Policy};
 
     fn run(args: &[&str]) -> Result<String, Error> {
         let mut out = Vec::new();
@@ -318,7 +318,7 @@ mod tests {
         let some = run(&["schemes"]).unwrap();
         let all = run(&["schemes", "--all"]).unwrap();
         let runnable = |s: &SchemeId| s.runnable();
-        let note = usize::from(crate::rcu::urcu_missing().is_some());
+        let note = usize::from(crate::run::urcu_missing().is_some());
         let unbroken = SchemeId::all().filter(|s| !s.is_twin() && runnable(s));
         assert_eq!(some.lines().count(), unbroken.count() + note);
         assert!(some.contains("linux") && some.contains("typesafe/epoch"));

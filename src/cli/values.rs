@@ -8,9 +8,8 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{Arg, Command};
 
-use crate::model::space::FaultWork;
 use crate::run::driver::{ChurnKind, Skew, Stall};
-use crate::schemes::{Flavour, Policy};
+use crate::run::{FaultWork, Flavour, Policy};
 
 /// A whole number in `min..=max`.
 pub fn whole(min: u64, max: u64) -> impl TypedValueParser<Value = u64> {

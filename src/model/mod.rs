@@ -1,16 +1,21 @@
 //! The model: the kernel objects and the protocol, written once.
 //!
 //! A [`vma::Vma`] with its per-VMA lock (`vm_refcnt`, `vm_lock_seq`) and its
-//! oracle; an [`mm::Mm`] with its index of slots, `mmap_lock` and `mm_lock_seq`;
-//! `lock_vma_under_rcu`, the fault and the writers ([`mm::Space`]), generic over a
-//! [`scheme::Scheme`] (how the index is read and how a removed VMA's memory is
-//! given back); the allocators the schemes share ([`boxed`], and the type-stable
-//! [`pool`] of `typesafe`); the [`hook`] points a test or an adversarial run can
-//! step in at; the per-thread [`counters`]; and [`lookup::VmaLookup`], what the
-//! driver, the benchmarks and the tests drive.
+//! oracle; an [`mm::Mm`] with its index (a maple-like [`index::Tree`]),
+//! `mmap_lock` and `mm_lock_seq`; the slab caches every scheme allocates from
+//! ([`slab::KmemCache`] with per-CPU sheaves and a barn, over the
+//! [`page::PageAllocator`]); `lock_vma_under_rcu`, the fault and the writers
+//! ([`space::Space`]), generic over a [`scheme::Scheme`] (how a fault's walk is
+//! protected and what happens to a removed VMA or a replaced index node); the
+//! grace-period probes ([`gp`]); the [`hook`] points a test or an adversarial
+//! run can step in at; the per-thread [`counters`]; and [`lookup::VmaLookup`],
+//! what the driver, the benchmarks and the tests drive.
 //!
-//! No I/O and no system calls: the model imports only itself, [`crate::sync`] and
-//! [`crate::rng`].
+//! No I/O and no system calls of its own: the model imports only itself,
+//! [`crate::rcu`] (`call_rcu`'s `rcu_head`), [`crate::sync`], [`crate::rng`] and
+//! [`crate::clock`]; it reads the clock (latency samples, grace-period probes,
+//! a broken twin's writer giving up), yields the CPU while a writer waits, and
+//! takes its page arenas from the global allocator.
 
 pub mod counters;
 pub mod gp;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     /// Identifies the run: `<sweep start, unix seconds>-<index in the sweep>`, or
-    /// `run-<start>` for a single run.
+    /// `run-<start>-<process id>` for a single run.
     pub run_id: String,
     /// The machine that ran it (sweeps from several machines are told apart by it).
     pub host: String,
@@ -137,8 +137,9 @@ pub struct Row {
     /// or answered "no mapping" where there was one (`linux`: writes that found
     /// their page already populated).
     pub wrong: u64,
-    /// Broken-twin failures caught without a wrong answer: refcount underflows
-    /// and touches of a freed mm (always 0 for a correct scheme and for `linux`).
+    /// Broken-twin failures caught without a wrong answer: refcount underflows,
+    /// touches of a freed mm, and writers that gave up waiting for readers that
+    /// never leave (always 0 for a correct scheme and for `linux`).
     pub errors: u64,
     /// Every worker timed every Nth fault and every Nth writer operation.
     pub sample_every: u32,

@@ -8,10 +8,12 @@
 //! system-call layer `sys` (the run layer's only `unsafe`); [`host`] reads what
 //! the machine says about itself (`/proc`, `/sys`, `getrusage`).
 //!
-//! The run layer imports the model, the schemes, the output layer (the row and
-//! the metadata it writes), the error type and the file writer. The names a
-//! [`spec::RunSpec`] is made of that live below it (a scheme's id, a layout) are
-//! re-exported here, so the command line speaks to this layer alone.
+//! The run layer imports the model, the schemes, the RCU flavours' settings,
+//! the output layer (the row and the metadata it writes), the error type, the
+//! file writer, the clock and the generator. The names a [`spec::RunSpec`] is
+//! made of that live below it (a scheme's policy, flavour and id, a layout, a
+//! fault's work, the flavours' settings, and whether the urcu flavours are
+//! built) are re-exported here, so the command line speaks to this layer alone.
 
 pub mod driver;
 pub mod floor;
@@ -24,4 +26,6 @@ mod sys;
 pub mod timeline;
 
 pub use crate::model::mm::Layout;
-pub use crate::schemes::SchemeId;
+pub use crate::model::space::FaultWork;
+pub use crate::rcu::{urcu_missing, RcuSettings};
+pub use crate::schemes::{Flavour, Policy, SchemeId};
