@@ -132,6 +132,20 @@ impl RunSpec {
                 c.churn_pct, c.exits_pct
             )));
         }
+        if c.churn_pct + c.exits_pct + c.changes_pct > 100.0 {
+            return Err(Error(format!(
+                "--changes {} with --churn {} and --exits {}: together more than 100% of \
+                 the operations",
+                c.changes_pct, c.churn_pct, c.exits_pct
+            )));
+        }
+        if c.churn_pct + c.exits_pct + c.changes_pct + c.forks_pct > 100.0 {
+            return Err(Error(format!(
+                "--forks {} with --churn {}, --exits {} and --changes {}: together more \
+                 than 100% of the operations",
+                c.forks_pct, c.churn_pct, c.exits_pct, c.changes_pct
+            )));
+        }
         if c.skew == Skew::Private && self.layout.slots < c.threads {
             return Err(Error(format!(
                 "--skew private with --slots {} and --threads {}: each worker needs a slot of its own",
@@ -193,6 +207,18 @@ impl RunSpec {
             return Err(Error(format!(
                 "--exits {}: the real kernel's process cannot exit (use 0 with linux)",
                 c.exits_pct
+            )));
+        }
+        if c.forks_pct != 0.0 {
+            return Err(Error(format!(
+                "--forks {}: forks are modelled only (use 0 with linux)",
+                c.forks_pct
+            )));
+        }
+        if c.changes_pct != 0.0 {
+            return Err(Error(format!(
+                "--changes {}: in-place changes are modelled only (use 0 with linux)",
+                c.changes_pct
             )));
         }
         if self.widen != 0 {
@@ -293,6 +319,8 @@ impl Row {
             churn_pct: c.churn_pct,
             churn_kind: c.churn_kind.name().to_string(),
             exits_pct: c.exits_pct,
+            changes_pct: c.changes_pct,
+            forks_pct: c.forks_pct,
             skew: c.skew.name().to_string(),
             fault_work: spec.work.name().to_string(),
             mms: spec.layout.mms,
@@ -472,6 +500,8 @@ mod tests {
                 churn_pct: 0.0,
                 churn_kind: ChurnKind::Replace,
                 exits_pct: 0.0,
+                changes_pct: 0.0,
+                forks_pct: 0.0,
                 limit: crate::run::driver::Limit::faults(1),
                 warmup: std::time::Duration::ZERO,
                 skew: Skew::Uniform,
