@@ -489,6 +489,50 @@ mod tests {
         }
     }
 
+    /// Shares of writer operations that together exceed 100% are refused
+    /// before any run, naming every value; the real kernel refuses changes and
+    /// forks, which only the models make.
+    #[test]
+    fn writer_shares_over_100_and_model_only_writers_are_refused() {
+        let spec = |scheme, churn, exits, changes, forks| RunSpec {
+            scheme,
+            config: RunConfig {
+                threads: 1,
+                churn_pct: churn,
+                churn_kind: ChurnKind::Replace,
+                exits_pct: exits,
+                changes_pct: changes,
+                forks_pct: forks,
+                limit: crate::run::driver::Limit::faults(1),
+                warmup: std::time::Duration::ZERO,
+                skew: Skew::Uniform,
+                seed: 1,
+                probe: crate::run::driver::Probe::default(),
+            },
+            layout: Layout { mms: 1, slots: 4 },
+            work: FaultWork::Light,
+            settings: RcuSettings::default(),
+            widen: 0,
+        };
+        let ts = SchemeId::kernel_like(Policy::Typesafe);
+        let e = spec(ts, 50.0, 10.0, 45.0, 0.0).check().unwrap_err().0;
+        assert!(
+            e.contains("--changes 45") && e.contains("--churn 50") && e.contains("--exits 10"),
+            "{e}"
+        );
+        let e = spec(ts, 50.0, 0.0, 30.0, 25.0).check().unwrap_err().0;
+        assert!(
+            e.contains("--forks 25") && e.contains("--churn 50") && e.contains("--changes 30"),
+            "{e}"
+        );
+        assert_eq!(spec(ts, 50.0, 10.0, 30.0, 10.0).check(), Ok(()));
+        let linux = SchemeId::new(Policy::Linux, None).expect("a valid pair");
+        for (changes, forks, flag) in [(1.0, 0.0, "--changes 1"), (0.0, 1.0, "--forks 1")] {
+            let e = spec(linux, 0.0, 0.0, changes, forks).check().unwrap_err().0;
+            assert!(e.contains(flag), "{e}");
+        }
+    }
+
     /// A layout that cannot fit is refused by the check every run and every
     /// sweep makes before it starts, naming both values and the sizes.
     #[test]
