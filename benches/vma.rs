@@ -54,6 +54,8 @@ fn spec_of(
             churn_pct,
             churn_kind: kind,
             exits_pct: 0.0,
+            changes_pct: 0.0,
+            forks_pct: 0.0,
             limit,
             warmup: Duration::ZERO,
             skew: match kind {

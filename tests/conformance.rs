@@ -20,6 +20,8 @@ fn stress_config(kind: ChurnKind, seed: u64) -> RunConfig {
         churn_pct: 20.0,
         churn_kind: kind,
         exits_pct: 0.0,
+        changes_pct: 5.0,
+        forks_pct: 0.5,
         limit: Limit::faults(400_000),
         warmup: Duration::ZERO,
         skew: Skew::Uniform,
@@ -43,22 +45,23 @@ struct Paths {
 struct Stress(RunConfig);
 
 impl Visit for Stress {
-    type Out = (RunResult, Teardown, Paths);
+    type Out = (RunResult, Teardown, Paths, u64);
     fn visit<S: Scheme>(self) -> Self::Out {
-        let space = Space::<S>::with_defaults(LAYOUT);
+        let mut space = Space::<S>::with_defaults(LAYOUT);
         let r = drive(&space, &self.0);
+        let live_changes = space.live_changes();
         let paths = Paths {
             per_vma: S::PER_VMA_LOCK,
             typesafe: S::TYPESAFE,
             vma: S::VMA_FREE,
             node: S::NODE_FREE,
         };
-        (r, space.teardown(), paths)
+        (r, space.teardown(), paths, live_changes)
     }
 }
 
 fn conformance(id: SchemeId, kind: ChurnKind) {
-    let (r, down, p) = id
+    let (r, down, p, live_changes) = id
         .visit(Stress(stress_config(kind, 7)))
         .expect("a model scheme this build has");
     let t = r.totals;
@@ -74,6 +77,32 @@ fn conformance(id: SchemeId, kind: ChurnKind) {
         t.unmaps > 5_000,
         "{name}: churn too low to mean anything {t:?}"
     );
+    // In-place changes: the writers' count against the changes the VMAs
+    // carry, those removed (counted as each was removed) and those mapped now.
+    assert!(t.changes > 1_000, "{name}: {t:?}");
+    assert_eq!(
+        t.changes,
+        t.changes_removed + live_changes,
+        "{name}: every change is carried by one VMA {t:?}"
+    );
+    // Forks: each child's index is a whole tree of the layout's shape (a right
+    // answer known beforehand); each copies at most every slot, and exactly
+    // every slot where churn never leaves a hole.
+    assert!(t.forks > 100, "{name}: {t:?}");
+    assert_eq!(
+        t.fork_nodes,
+        t.forks * LAYOUT.shape().nodes() as u64,
+        "{name}"
+    );
+    match kind {
+        ChurnKind::Replace => {
+            assert_eq!(t.fork_copies, t.forks * LAYOUT.slots as u64, "{name}")
+        }
+        ChurnKind::UnmapMap => assert!(
+            t.fork_copies <= t.forks * LAYOUT.slots as u64,
+            "{name}: {t:?}"
+        ),
+    }
     // Every gap a munmap leaves is filled by the mmap that follows it (or by
     // another worker's), so at the end every slot is mapped again.
     assert_eq!(t.maps, t.unmaps, "{name}: {t:?}");
@@ -107,23 +136,27 @@ fn conformance(id: SchemeId, kind: ChurnKind) {
     // Allocations: the caches' own counts against the writers'.
     assert_eq!(
         down.vmas.allocated,
-        initial_vmas + t.maps,
+        initial_vmas + t.maps + t.fork_copies,
         "{name}: {down:?}"
     );
     assert_eq!(
         down.nodes.allocated,
-        initial_nodes + t.nodes_replaced,
+        initial_nodes + t.nodes_replaced + t.fork_nodes,
         "{name}: {down:?}"
     );
+    // What goes through the free paths: removed VMAs and forked children's
+    // copies; replaced nodes and children's nodes.
+    let vmas_out = t.unmaps + t.fork_copies;
+    let nodes_out = t.nodes_replaced + t.fork_nodes;
     // VMA frees: calls counted where they were made against frees counted by the
     // cache (immediate frees, and callbacks run inside the callbacks: by the
     // teardown every callback has run). Teardown gives the mapped VMAs back at once.
     match p.vma {
         Free::Now => {
-            assert_eq!((t.vma_freed_now, t.vma_call_rcu), (t.unmaps, 0), "{name}");
+            assert_eq!((t.vma_freed_now, t.vma_call_rcu), (vmas_out, 0), "{name}");
             assert_eq!(
                 (down.vmas.freed_immediate, down.vmas.freed_after_gp),
-                (t.unmaps + initial_vmas, 0),
+                (vmas_out + initial_vmas, 0),
                 "{name}: {down:?}"
             );
             assert!(
@@ -132,7 +165,7 @@ fn conformance(id: SchemeId, kind: ChurnKind) {
             );
         }
         Free::Deferred => {
-            assert_eq!((t.vma_call_rcu, t.vma_freed_now), (t.unmaps, 0), "{name}");
+            assert_eq!((t.vma_call_rcu, t.vma_freed_now), (vmas_out, 0), "{name}");
             assert_eq!(
                 (down.vmas.freed_after_gp, down.vmas.freed_immediate),
                 (t.vma_call_rcu, initial_vmas),
@@ -148,7 +181,7 @@ fn conformance(id: SchemeId, kind: ChurnKind) {
             );
             assert!(r.peak_waiting.vmas > 0, "{name}: {r:?}");
             // Kept to the end, then freed when the scheme drops.
-            assert_eq!(down.vmas.freed_after_gp, t.unmaps, "{name}: {down:?}");
+            assert_eq!(down.vmas.freed_after_gp, vmas_out, "{name}: {down:?}");
         }
     }
     // Slabs of the VMA cache: only a typesafe cache releases them through RCU;
@@ -173,15 +206,15 @@ fn conformance(id: SchemeId, kind: ChurnKind) {
     // Index nodes, likewise.
     match p.node {
         Free::Now => {
-            assert_eq!((t.node_freed_now, t.node_call_rcu), (t.nodes_replaced, 0));
+            assert_eq!((t.node_freed_now, t.node_call_rcu), (nodes_out, 0));
             assert_eq!(
                 down.nodes.freed_immediate,
-                t.nodes_replaced + initial_nodes,
+                nodes_out + initial_nodes,
                 "{name}: {down:?}"
             );
         }
         Free::Deferred => {
-            assert_eq!((t.node_call_rcu, t.node_freed_now), (t.nodes_replaced, 0));
+            assert_eq!((t.node_call_rcu, t.node_freed_now), (nodes_out, 0));
             assert_eq!(
                 (down.nodes.freed_after_gp, down.nodes.freed_immediate),
                 (t.node_call_rcu, initial_nodes),
@@ -190,7 +223,7 @@ fn conformance(id: SchemeId, kind: ChurnKind) {
         }
         Free::Never => {
             assert_eq!((t.node_call_rcu, t.node_freed_now), (0, 0), "{name}");
-            assert_eq!(down.nodes.freed_after_gp, t.nodes_replaced, "{name}");
+            assert_eq!(down.nodes.freed_after_gp, nodes_out, "{name}");
         }
     }
     // Grace-period probes: one queued through the scheme every 64 deferred frees
@@ -269,6 +302,8 @@ fn adversarial_with(twin: SchemeId, seed: u64, cap: u64, exits_pct: f64) -> RunR
         churn_pct: 20.0,
         churn_kind: ChurnKind::Replace,
         exits_pct,
+        changes_pct: 0.0,
+        forks_pct: 0.0,
         limit: Limit {
             faults: Some(cap),
             // A backstop: a twin that stops failing fails its test, never hangs it.

@@ -23,6 +23,8 @@ fn config(threads: usize, churn_pct: f64, limit: Limit, probe: Probe) -> RunConf
         churn_pct,
         churn_kind: ChurnKind::Replace,
         exits_pct: 0.0,
+        changes_pct: 0.0,
+        forks_pct: 0.0,
         limit,
         warmup: Duration::ZERO,
         skew: Skew::Uniform,

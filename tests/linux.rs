@@ -44,6 +44,8 @@ fn config(threads: usize, churn_pct: f64, skew: Skew, limit: Limit) -> RunConfig
         churn_pct,
         churn_kind: vma_bench::ChurnKind::Replace,
         exits_pct: 0.0,
+        changes_pct: 0.0,
+        forks_pct: 0.0,
         limit,
         warmup: Duration::ZERO,
         skew,

@@ -33,7 +33,8 @@ use vma_bench::model::vma::{Vma, VMA_LOCK_OFFSET};
 use vma_bench::rcu::Rcu;
 use vma_bench::schemes::rcu::{Correct, Variant};
 use vma_bench::schemes::twins::{
-    DetachNoWait, FreeAttached, FreeResetsSeq, MmUnpinned, NoAddrCheck, PutOnRetry, SeqOfVmaMm,
+    ChangeUnlocked, DetachNoWait, ForkUnlocked, FreeAttached, FreeResetsSeq, MmUnpinned,
+    NoAddrCheck, PutOnRetry, SeqOfVmaMm,
 };
 use vma_bench::schemes::Typesafe;
 use vma_bench::{Layout, MapKind, Space};
@@ -50,6 +51,8 @@ every_flavour!(
     an_exit_frees_every_vma_and_the_mm_and_makes_new_ones,
     n9_free_resets_the_lock_sequence,
     n7_lock_check_against_the_vmas_own_mm,
+    n14_change_without_write_lock,
+    n15_fork_without_write_locks,
 );
 
 /// `typesafe` (or its twin `V`) over the flavour `R`.
@@ -560,5 +563,127 @@ fn n7_lock_check_against_the_vmas_own_mm<R: Rcu>() {
         (t.lock_abort, t.fallbacks, t.wrong, t.errors),
         (1, 1, 0, 1),
         "N7 twin must touch the freed mm: {t:?}"
+    );
+}
+
+/// N14: a fault holds the VMA's read lock (its reference is taken, validation
+/// and the fault body come next) when an in-place change (mprotect) of that VMA
+/// starts. Correct: the change write-locks the VMA first, so it waits for the
+/// reader, which runs on the old version, whole; the change then makes the new
+/// version, which the next fault sees whole. Twin: the change does not
+/// write-lock, and the reader reads while the fields are half rewritten: a mix
+/// of two versions, a wrong answer.
+fn change_under_a_reader<R: Rcu, V: Variant>() -> (Totals, Totals, Totals) {
+    let sp = space::<R, V>();
+    let x = found(&sp);
+    let waits = Waits::default();
+    let wc = Counters::default();
+    let changing = AtomicBool::new(false);
+    let read = AtomicBool::new(false);
+    let mut ran = false;
+    let t = std::thread::scope(|s| {
+        let t = fault(&sp, |p| {
+            if p == Point::Locked && !ran {
+                ran = true;
+                let (sp, wc, waits, changing, read) = (&sp, &wc, &waits, &changing, &read);
+                s.spawn(move || {
+                    let mut w = sp.handle_with(1, |p: Point| {
+                        if p == Point::Changing {
+                            changing.store(true, Ordering::SeqCst);
+                            waits.until("the reader's fault", || read.load(Ordering::SeqCst));
+                        }
+                    });
+                    assert!(sp.change(&mut w, 0, SLOT, wc), "the slot is mapped");
+                });
+                // The change either waits for our reference (correct) or is
+                // halfway through its rewrite (twin).
+                waits.until("the change to wait for us, or to be halfway", || {
+                    changing.load(Ordering::SeqCst) || x.refcnt() >= VMA_LOCK_OFFSET
+                });
+            }
+        });
+        read.store(true, Ordering::SeqCst);
+        t
+    });
+    waits.check();
+    assert!(ran, "the schedule ran");
+    // The next fault, after the change: it sees the new version.
+    let after = fault(&sp, |_| {});
+    (t, wc.snapshot(), after)
+}
+
+fn n14_change_without_write_lock<R: Rcu>() {
+    let (t, w, after) = change_under_a_reader::<R, Correct>();
+    assert_eq!(
+        (t.lock_success, t.wrong, t.errors),
+        (1, 0, 0),
+        "the reader ran on the old version, whole: {t:?}"
+    );
+    assert_eq!((w.changes, w.errors), (1, 0), "{w:?}");
+    assert_eq!(
+        (after.lock_success, after.wrong),
+        (1, 0),
+        "the new version, whole: {after:?}"
+    );
+    let (t, w, _) = change_under_a_reader::<R, ChangeUnlocked>();
+    assert_eq!(w.changes, 1, "{w:?}");
+    assert_ran_wrong(t, "N14 twin must read a mix of two versions");
+}
+
+/// N15 (the Linux 6.4 fork corruption): a fault on the parent holds its VMA's
+/// read lock and is halfway through that VMA's first `anon_vma` assignment
+/// (the pointer written, the chain not yet) when the process forks. Correct:
+/// the fork write-locks the VMA first, so it waits for the fault, and its
+/// copy holds the whole assignment; the fault ran on the parent's mapping.
+/// Twin: the fork copies the VMA at once: a torn copy, a wrong answer counted
+/// by the forking writer.
+fn fork_under_a_fault<R: Rcu, V: Variant>() -> (Totals, Totals) {
+    let sp = space::<R, V>();
+    let x = found(&sp);
+    let waits = Waits::default();
+    let wc = Counters::default();
+    let forked = AtomicBool::new(false);
+    let mut ran = false;
+    let t = std::thread::scope(|s| {
+        fault(&sp, |p| {
+            if p == Point::AnonAssigning && !ran {
+                ran = true;
+                let (sp, wc, forked) = (&sp, &wc, &forked);
+                s.spawn(move || {
+                    sp.fork(&mut sp.handle(1), 0, wc);
+                    forked.store(true, Ordering::SeqCst);
+                });
+                // The fork either waits for our reference (correct) or has
+                // copied every VMA already (twin).
+                waits.until("the fork to wait for us, or to be done", || {
+                    forked.load(Ordering::SeqCst) || x.refcnt() >= VMA_LOCK_OFFSET
+                });
+            }
+        })
+    });
+    waits.check();
+    assert!(ran, "the schedule ran");
+    (t, wc.snapshot())
+}
+
+fn n15_fork_without_write_locks<R: Rcu>() {
+    let slots = space::<R, Correct>().layout().slots as u64;
+    let (t, w) = fork_under_a_fault::<R, Correct>();
+    assert_eq!(
+        (t.lock_success, t.wrong, t.errors),
+        (1, 0, 0),
+        "the fault ran on the parent's mapping: {t:?}"
+    );
+    assert_eq!(
+        (w.forks, w.fork_copies, w.wrong, w.errors),
+        (1, slots, 0, 0),
+        "every copy whole: {w:?}"
+    );
+    let (t, w) = fork_under_a_fault::<R, ForkUnlocked>();
+    assert_eq!((t.lock_success, t.wrong), (1, 0), "{t:?}");
+    assert_eq!(
+        (w.forks, w.fork_copies, w.wrong),
+        (1, slots, 1),
+        "N15 twin must copy the VMA torn: {w:?}"
     );
 }

@@ -125,6 +125,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "PCT", default_value_t = 0.0, value_parser = real(0.0, 100.0),
           allow_negative_numbers = true)]
     pub exits: f64,
+    /// Percent of operations that are an in-place change of a mapping
+    /// (mprotect, madvise: its fields change under the VMA's write lock while it
+    /// stays in the index), 0..=100 (models only).
+    #[arg(long, value_name = "PCT", default_value_t = 0.0, value_parser = real(0.0, 100.0),
+          allow_negative_numbers = true)]
+    pub changes: f64,
+    /// Percent of operations that are a fork (every VMA of an mm copied into a
+    /// child under its write lock; the child exits at once), 0..=100 (models
+    /// only).
+    #[arg(long, value_name = "PCT", default_value_t = 0.0, value_parser = real(0.0, 100.0),
+          allow_negative_numbers = true)]
+    pub forks: f64,
     /// Measured seconds.
     #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = real(0.001, 3600.0),
           allow_negative_numbers = true)]
@@ -235,6 +247,8 @@ impl RunArgs {
                 churn_pct: self.churn,
                 churn_kind: self.churn_kind,
                 exits_pct: self.exits,
+                changes_pct: self.changes,
+                forks_pct: self.forks,
                 limit,
                 warmup: Duration::from_secs_f64(self.warmup),
                 skew: self.skew,
@@ -304,6 +318,15 @@ pub struct SweepArgs {
     #[arg(long, value_name = "PCT", value_parser = real(0.0, 100.0),
           allow_negative_numbers = true)]
     pub exits: Option<f64>,
+    /// Percent of operations that are an in-place change of a mapping (models)
+    /// [default: 0].
+    #[arg(long, value_name = "PCT", value_parser = real(0.0, 100.0),
+          allow_negative_numbers = true)]
+    pub changes: Option<f64>,
+    /// Percent of operations that are a fork (models) [default: 0].
+    #[arg(long, value_name = "PCT", value_parser = real(0.0, 100.0),
+          allow_negative_numbers = true)]
+    pub forks: Option<f64>,
     /// seize: retired objects per batch [default: 32].
     #[arg(long, value_name = "N", value_parser = count(1, 1 << 16),
           allow_negative_numbers = true)]
@@ -402,6 +425,12 @@ impl SweepArgs {
         }
         if let Some(exits) = self.exits {
             grid.exits = exits;
+        }
+        if let Some(changes) = self.changes {
+            grid.changes = changes;
+        }
+        if let Some(forks) = self.forks {
+            grid.forks = forks;
         }
         if let Some(n) = self.seize_batch {
             grid.settings.seize_batch = n;

@@ -93,6 +93,20 @@ counters! {
     /// Broken-twin failures caught without a wrong answer: refcount underflows
     /// (a put without a get, caught and undone) and touches of a freed mm.
     errors,
+    /// In-place changes of an attached VMA made (mprotect, madvise), counted by
+    /// the writer that made them.
+    changes,
+    /// In-place changes the removed VMAs carried when they were removed (each
+    /// VMA counts its own): with the changes the mapped VMAs carry at the end,
+    /// the tally the writers' `changes` is set against.
+    changes_removed,
+    /// Forks made (`dup_mmap`), counted by the forking writer.
+    forks,
+    /// VMAs copied into forked children (`vm_area_dup`); each child exits at
+    /// once, its copies freed through the scheme's free path.
+    fork_copies,
+    /// Index nodes of forked children, freed likewise.
+    fork_nodes,
 }
 
 /// A counter written by one thread only.

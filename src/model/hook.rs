@@ -19,6 +19,12 @@ pub enum Point {
     /// An exit (a handle's own hook): the old mm is freed; creating the new one in
     /// its place comes next.
     MmFreed,
+    /// A fault won the `anon_vma` assignment of its VMA: `anon` is written,
+    /// `anon_chain` comes next.
+    AnonAssigning,
+    /// An in-place change (a handle's own hook): the VMA's generation and first
+    /// payload word are rewritten, the rest of its payload comes next.
+    Changing,
 }
 
 /// Called at each [`Point`] by the reader that owns it.

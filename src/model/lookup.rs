@@ -50,6 +50,41 @@ pub trait VmaLookup: Sync {
     /// without mm lifetimes (the real kernel: our one process cannot exit) do
     /// nothing; `run_spec` refuses exits for them.
     fn exit<'a>(&'a self, _h: &mut Self::Handle<'a>, _mm: usize, _c: &Counters) {}
+    /// An in-place change of the mapping in `slot` of `mm` (mprotect,
+    /// madvise): its fields change while it stays in the index; false if the
+    /// slot was not mapped. Lookups that cannot change a mapping in place
+    /// (the real kernel here) do nothing; `run_spec` refuses changes for them.
+    fn change<'a>(
+        &'a self,
+        _h: &mut Self::Handle<'a>,
+        _mm: usize,
+        _slot: usize,
+        _c: &Counters,
+    ) -> bool {
+        false
+    }
+    /// `fork` of the process owning `mm`: its VMAs are copied into a child,
+    /// which exits at once. Lookups that cannot fork (the real kernel here) do
+    /// nothing; `run_spec` refuses forks for them.
+    fn fork<'a>(&'a self, _h: &mut Self::Handle<'a>, _mm: usize, _c: &Counters) {}
+    /// [`Self::fork`], timed (the default as for `replace_timed`).
+    fn fork_timed<'a>(&'a self, h: &mut Self::Handle<'a>, mm: usize, c: &Counters) -> WriterTime {
+        let t = now();
+        self.fork(h, mm, c);
+        whole_call(t)
+    }
+    /// [`Self::change`], timed (the default as for `replace_timed`).
+    fn change_timed<'a>(
+        &'a self,
+        h: &mut Self::Handle<'a>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+    ) -> (bool, WriterTime) {
+        let t = now();
+        let done = self.change(h, mm, slot, c);
+        (done, whole_call(t))
+    }
     /// [`Self::fault`], timed: nanoseconds from the start of the lookup to the
     /// unlock (the default times the whole call; the real kernel times only
     /// the write that faults).
@@ -232,5 +267,33 @@ impl<S: Scheme, H: Hook + Clone + Sync> VmaLookup for Space<S, H> {
     }
     fn exit<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, c: &Counters) {
         Space::exit(self, h, mm, c);
+    }
+    fn change<'a>(
+        &'a self,
+        h: &mut Handle<'a, S, H>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+    ) -> bool {
+        Space::change(self, h, mm, slot, c)
+    }
+    fn fork<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, c: &Counters) {
+        Space::fork(self, h, mm, c);
+    }
+    fn fork_timed<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, c: &Counters) -> WriterTime {
+        let mut sw = Timed::new();
+        Space::fork_in(self, h, mm, c, &mut sw);
+        sw.time()
+    }
+    fn change_timed<'a>(
+        &'a self,
+        h: &mut Handle<'a, S, H>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+    ) -> (bool, WriterTime) {
+        let mut sw = Timed::new();
+        let done = Space::change_in(self, h, mm, slot, c, &mut sw);
+        (done, sw.time())
     }
 }

@@ -16,7 +16,7 @@ use crate::clock::{Stopwatch, Untimed};
 use crate::model::counters::Counters;
 use crate::model::gp::{GpLatency, GpProbes, PROBE_EVERY};
 use crate::model::hook::{Hook, NoHook, Point};
-use crate::model::index::{Node, Stored};
+use crate::model::index::{Node, Stored, Tree};
 use crate::model::mm::{Layout, MapKind, Mm, MmapWriteGuard};
 use crate::model::page::{PageAllocator, PageStats};
 use crate::model::scheme::{Free, Scheme};
@@ -504,6 +504,9 @@ impl<S: Scheme, H> Space<S, H> {
         if S::PER_VMA_LOCK {
             if let Ok(vma) = self.lock_in(h, m, addr, c) {
                 c.lock_success.inc();
+                if !cfg!(vma_bench_loom) {
+                    vma.anon_prepare(&mut h.hook);
+                }
                 self.work(h);
                 if !vma.fault_check(m.id(), addr, truth(m)) {
                     c.wrong.inc();
@@ -524,6 +527,9 @@ impl<S: Scheme, H> Space<S, H> {
             }
             return;
         };
+        if !cfg!(vma_bench_loom) {
+            vma.anon_prepare(&mut h.hook);
+        }
         self.work(h);
         if !vma.fault_check(m.id(), addr, truth(m)) {
             c.wrong.inc();
@@ -601,6 +607,23 @@ impl<S: Scheme, H> Space<S, H> {
         vma: NonNull<Vma>,
         c: &Counters,
     ) {
+        // SAFETY: the caller's promise: removed and drained, not yet freed.
+        c.changes_removed
+            .add(u64::from(unsafe { vma.as_ref() }.changes()));
+        // SAFETY: the caller's promise.
+        unsafe { self.release_vma(h, vma, c) };
+    }
+
+    /// The scheme's free path for a VMA, counting the call where it is made.
+    ///
+    /// # Safety
+    /// As for [`Self::free_vma`]; or a copy no reader could ever reach.
+    unsafe fn release_vma<'a, H2>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        vma: NonNull<Vma>,
+        c: &Counters,
+    ) {
         match S::VMA_FREE {
             Free::Now => {
                 c.vma_freed_now.inc();
@@ -636,6 +659,20 @@ impl<S: Scheme, H> Space<S, H> {
         c: &Counters,
     ) {
         c.nodes_replaced.inc();
+        // SAFETY: the caller's promise.
+        unsafe { self.release_node(h, node, c) };
+    }
+
+    /// The scheme's free path for an index node, counting the call.
+    ///
+    /// # Safety
+    /// As for [`Self::free_node`]; or a node of a tree no reader could reach.
+    unsafe fn release_node<'a, H2>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        node: NonNull<Node>,
+        c: &Counters,
+    ) {
         match S::NODE_FREE {
             Free::Now => {
                 c.node_freed_now.inc();
@@ -885,6 +922,141 @@ impl<S: Scheme, H> Space<S, H> {
         drop(guard);
         sw.unlocked();
         true
+    }
+
+    /// An in-place change of the VMA mapping `slot` of `mm` (mprotect, madvise):
+    /// take `mmap_lock` for write, write-lock the VMA (`vma_start_write`: wait
+    /// for its readers), give its fields a new version while it stays in the
+    /// index, release `mmap_lock` (which unlocks it). Returns false if the slot
+    /// is not mapped (a change of nothing). The `ChangeUnlocked` twin (N14)
+    /// skips the write-lock.
+    pub fn change<'a, H2: Hook>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+    ) -> bool {
+        self.change_in(h, mm, slot, c, &mut Untimed)
+    }
+
+    /// [`Self::change`], passing `sw` the points of its `mmap_lock` cycle.
+    pub fn change_in<'a, H2: Hook>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+        sw: &mut impl Stopwatch,
+    ) -> bool {
+        let m = &self.mms[mm];
+        sw.requested();
+        let guard = m.write_lock();
+        sw.locked();
+        let Some(vma) = NonNull::new(m.truth(slot)) else {
+            drop(guard);
+            sw.unlocked();
+            return false;
+        };
+        // SAFETY: under mmap_lock for write the slot's VMA is alive until replaced.
+        let v = unsafe { vma.as_ref() };
+        if S::MISTAKE != Mistake::ChangeUnlocked && !v.start_write_with(guard.seq(), S::MISTAKE) {
+            c.errors.inc();
+        }
+        let gen = h.next_gen();
+        v.change(gen, &mut h.hook);
+        c.changes.inc();
+        drop(guard);
+        sw.unlocked();
+        true
+    }
+
+    /// `fork` of the process owning `mm` (`dup_mmap`): take `mmap_lock` for
+    /// write; for each mapped VMA, write-lock it (`vma_start_write`, waiting for
+    /// its readers; it is not detached and stays in the index) and copy it
+    /// (`vm_area_dup`); build the child's index over the copies. Faults on the
+    /// parent go on meanwhile: on VMAs not yet locked under their read lock, on
+    /// locked ones they abort and wait for `mmap_lock`. The oracle: every copy
+    /// must be one consistent version (a copy made while a fault changed the
+    /// VMA is torn), and the child's index must map each slot to its copy; a
+    /// failure counts `wrong`. The child then exits at once: its copies and
+    /// nodes go through the scheme's free path (`fork_copies`, `fork_nodes`),
+    /// so memory stays bounded. The `ForkUnlocked` twin (N15) skips the
+    /// write-locks, as Linux 6.4 did.
+    pub fn fork<'a, H2: Hook>(&'a self, h: &mut Handle<'a, S, H2>, mm: usize, c: &Counters) {
+        self.fork_in(h, mm, c, &mut Untimed);
+    }
+
+    /// [`Self::fork`], passing `sw` the points of its `mmap_lock` cycle.
+    pub fn fork_in<'a, H2: Hook>(
+        &'a self,
+        h: &mut Handle<'a, S, H2>,
+        mm: usize,
+        c: &Counters,
+        sw: &mut impl Stopwatch,
+    ) {
+        let m = &self.mms[mm];
+        sw.requested();
+        let guard = m.write_lock();
+        sw.locked();
+        let seq = guard.seq();
+        let mut copies = vec![std::ptr::null_mut::<Vma>(); self.layout.slots];
+        for (k, copy) in copies.iter_mut().enumerate() {
+            let Some(orig) = NonNull::new(m.truth(k)) else {
+                continue;
+            };
+            // SAFETY: under mmap_lock for write the slot's VMA is alive until replaced.
+            let o = unsafe { orig.as_ref() };
+            if S::MISTAKE != Mistake::ForkUnlocked && !o.start_write_with(seq, S::MISTAKE) {
+                c.errors.inc();
+            }
+            let new = self.alloc_vma(h, c);
+            // SAFETY: a detached object only we own.
+            let v = unsafe { new.as_ref() };
+            v.dup_from(o, S::MISTAKE);
+            if !v.copy_consistent() {
+                c.wrong.inc();
+            }
+            c.fork_copies.inc();
+            *copy = new.as_ptr();
+        }
+        let child = Tree::build(self.layout.shape(), |k| copies[k], &mut || {
+            self.alloc_node(h)
+        });
+        for (k, &copy) in copies.iter().enumerate() {
+            if child.find_locked(self.layout.addr(k, 0)) != copy {
+                c.wrong.inc();
+            }
+        }
+        c.forks.inc();
+        // The child exits: nothing ever walked its index or locked a copy.
+        for n in child.nodes() {
+            c.fork_nodes.inc();
+            // SAFETY: the child's tree was never shared; each node freed once.
+            unsafe { self.release_node(h, n, c) };
+        }
+        for copy in copies.into_iter().filter_map(NonNull::new) {
+            // SAFETY: a detached copy no reader could reach; freed once.
+            unsafe { self.release_vma(h, copy, c) };
+        }
+        drop(guard);
+        sw.unlocked();
+    }
+
+    /// In-place changes the mapped VMAs carry now, summed over every mm: with
+    /// `changes_removed`, the tally set against the writers' `changes`. Needs
+    /// `&mut self`: no handle, hence no writer, exists.
+    pub fn live_changes(&mut self) -> u64 {
+        let mut n = 0;
+        for m in self.mms.iter() {
+            for k in 0..self.layout.slots {
+                // SAFETY: exclusive access: a mapped VMA is alive.
+                if let Some(v) = unsafe { m.truth(k).as_ref() } {
+                    n += u64::from(v.changes());
+                }
+            }
+        }
+        n
     }
 
     /// The process owning `mm` exits and a new one is created in its place, under

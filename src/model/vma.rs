@@ -78,6 +78,15 @@ pub enum Mistake {
     PutOnRetry,
     /// N13: no address check after locking (reuse at another address of the mm).
     NoAddrCheck,
+    /// N15: fork copies the parent's VMAs (`vm_area_dup`) without write-locking
+    /// them, so a fault holding a parent VMA's read lock changes it during the
+    /// copy (Linux 6.4; fixed by "fork: lock VMAs of the parent process when
+    /// forking").
+    ForkUnlocked,
+    /// N14: an in-place change (mprotect, madvise) rewrites an attached VMA's
+    /// fields under `mmap_lock` without `vma_start_write`, so a fault holding the
+    /// VMA's read lock reads a mix of the old and the new fields.
+    ChangeUnlocked,
     /// N10: after a failed mm check the reader drops its reference and wakes the
     /// other mm's writer without pinning that mm first.
     MmUnpinned,
@@ -117,6 +126,10 @@ pub struct Vma {
     pgoff: AtomicU64,
     /// Equal to the mm's `mm_lock_seq` while write-locked in that mm's current cycle.
     lock_seq: AtomicU32,
+    /// In-place changes made to this mapping since it was made (`init` /
+    /// `rewrite` reset it; [`Vma::change`] adds one): the tally a removed or
+    /// surviving VMA carries, set against the writers' count of changes.
+    changes: AtomicU32,
     /// Written at map time; `payload[0]` binds mm, start and gen; the rest derive from gen.
     payload: [AtomicU64; PAYLOAD_WORDS],
     /// `vm_refcnt` and the `rcu_head`, on their own cache line.
@@ -128,6 +141,14 @@ pub struct Vma {
 struct RefLine {
     /// 0 detached; 1 attached; 1 + k with k readers; `+ VMA_LOCK_OFFSET` a writer waits.
     refcnt: AtomicU32,
+    /// `vma->anon_vma`: 0 until the first fault assigns it, under the VMA's
+    /// read lock ([`Vma::anon_prepare`]); on this line, which a fault has
+    /// just written (its reference), so the check costs no new cache line.
+    anon: AtomicU64,
+    /// What the assignment links next (the `anon_vma_chain`): equal to `anon`
+    /// once an assignment is complete. A copy with the two unequal was made
+    /// while a fault was assigning: a torn copy.
+    anon_chain: AtomicU64,
     /// Lent to `call_rcu` by a scheme that defers VMA frees.
     head: RcuHead,
 }
@@ -212,9 +233,12 @@ impl Vma {
             flags: AtomicU64::new(0),
             pgoff: AtomicU64::new(0),
             lock_seq: AtomicU32::new(LOCK_SEQ_NONE),
+            changes: AtomicU32::new(0),
             payload: std::array::from_fn(|_| AtomicU64::new(0)),
             line: RefLine {
                 refcnt: AtomicU32::new(0),
+                anon: AtomicU64::new(0),
+                anon_chain: AtomicU64::new(0),
                 head: RcuHead::new(),
             },
         }
@@ -282,11 +306,105 @@ impl Vma {
 
     fn write_payload(&self, mm: usize, start: u64, gen: u64) {
         // Relaxed (all stores): published by attach's Release, as in `init`.
+        self.changes.store(0, Ordering::Relaxed);
+        self.line.anon.store(0, Ordering::Relaxed);
+        self.line.anon_chain.store(0, Ordering::Relaxed);
+        self.write_version(mm, start, gen, &mut crate::model::hook::NoHook);
+    }
+
+    /// Write version `gen` of the mapping's fields: `gen`, then `payload[0]`,
+    /// then (after `hook`'s [`Point::Changing`]) the rest. A reader that reads
+    /// them while they are written sees a mix, which [`fault_check`](Vma::fault_check)
+    /// refuses.
+    fn write_version<H: Hook>(&self, mm: usize, start: u64, gen: u64, hook: &mut H) {
+        // Relaxed (all stores): published by attach's Release for a detached
+        // object; for an attached one (`change`) by the Release that ends the
+        // write cycle (`exit_locked`, the mmap_lock release), after the
+        // writer's drain of readers (Acquire) ordered their reads before these.
         self.gen.store(gen, Ordering::Relaxed);
         self.payload[0].store(tag(mm, start, gen), Ordering::Relaxed);
+        hook.at(Point::Changing);
         for (i, w) in self.payload.iter().enumerate().skip(1) {
             w.store(word(gen, i), Ordering::Relaxed);
         }
+    }
+
+    /// An in-place change of an attached VMA (mprotect, madvise: the VMA stays
+    /// in the index): its fields become version `gen`. The caller holds
+    /// `mmap_lock` for write and has write-locked the VMA (`vma_start_write`),
+    /// so no reader holds it while the fields change; `hook` sees
+    /// [`Point::Changing`] halfway through the write.
+    pub fn change<H: Hook>(&self, gen: u64, hook: &mut H) {
+        // Relaxed (loads): the writer holding mmap_lock is the only one that
+        // writes these fields of an attached VMA.
+        let mm = self.mm.load(Ordering::Relaxed);
+        let start = self.start.load(Ordering::Relaxed);
+        self.write_version(mm, start, gen, hook);
+        // Relaxed: only writers holding mmap_lock touch the tally, and a
+        // reader never reads it.
+        let n = self.changes.load(Ordering::Relaxed);
+        self.changes.store(n + 1, Ordering::Relaxed);
+    }
+
+    /// `vmf_anon_prepare`: a fault holding this VMA's read lock (or `mmap_lock`
+    /// for read) assigns its `anon_vma` if it has none: `anon`, then (after
+    /// `hook`'s [`Point::AnonAssigning`]) `anon_chain`. Several readers may hold
+    /// the lock at once: one wins the assignment, the others go on. The only
+    /// write a reader makes to a VMA's fields, so only a writer that excludes
+    /// readers (`vma_start_write`, which waits for their Release puts) may copy
+    /// the pair.
+    #[inline]
+    pub fn anon_prepare<H: Hook>(&self, hook: &mut H) {
+        // Relaxed: our own read lock orders it; a value being assigned by
+        // another reader is either seen (nothing to do) or not (the CAS decides).
+        if self.line.anon.load(Ordering::Relaxed) == 0 {
+            self.assign_anon(hook);
+        }
+    }
+
+    #[cold]
+    fn assign_anon<H: Hook>(&self, hook: &mut H) {
+        // Relaxed: ordered after the Acquire CAS of our read reference.
+        let gen = self.gen.load(Ordering::Relaxed);
+        let anon = gen.rotate_left(17) | 1;
+        // Relaxed (CAS and store): the readers' Release put (`end_read`) pairs
+        // with the writer's Acquire drain, which orders both before any copy.
+        if self
+            .line
+            .anon
+            .compare_exchange(0, anon, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            hook.at(Point::AnonAssigning);
+            self.line.anon_chain.store(anon, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether this object (a copy) holds one consistent version of a mapping:
+    /// its payload is the one of its generation, and its `anon_vma` assignment
+    /// is whole (both words, or neither). The caller owns the object.
+    pub fn copy_consistent(&self) -> bool {
+        // Relaxed (all loads): the caller owns the object (a copy not yet
+        // published), written by this thread.
+        let mm = self.mm.load(Ordering::Relaxed);
+        let start = self.start.load(Ordering::Relaxed);
+        let gen = self.gen.load(Ordering::Relaxed);
+        let mut sum = 0u64;
+        for w in &self.payload[1..] {
+            sum = sum.wrapping_add(w.load(Ordering::Relaxed));
+        }
+        self.payload[0].load(Ordering::Relaxed) == tag(mm, start, gen)
+            && sum == payload_sum(gen)
+            && self.line.anon.load(Ordering::Relaxed)
+                == self.line.anon_chain.load(Ordering::Relaxed)
+    }
+
+    /// In-place changes made to this mapping since it was made. The caller
+    /// holds `mmap_lock` for write, or owns the object (a removed VMA, or
+    /// teardown).
+    pub fn changes(&self) -> u32 {
+        // Relaxed: see `change`; the caller's lock orders it.
+        self.changes.load(Ordering::Relaxed)
     }
 
     /// `vm_area_dup`: copy the fields of `orig` one by one into this detached object.
@@ -316,6 +434,15 @@ impl Vma {
             .store(orig.flags.load(Ordering::Relaxed), Ordering::Relaxed);
         self.pgoff
             .store(orig.pgoff.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.changes
+            .store(orig.changes.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.line
+            .anon
+            .store(orig.line.anon.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.line.anon_chain.store(
+            orig.line.anon_chain.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         for (d, s) in self.payload.iter().zip(&orig.payload) {
             d.store(s.load(Ordering::Relaxed), Ordering::Relaxed);
         }

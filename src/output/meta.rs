@@ -67,6 +67,12 @@ pub struct Params {
     pub studies: Vec<StudyParams>,
     /// Percentage of operations that are a process exit (models).
     pub exits_pct: f64,
+    /// Percentage of operations that are an in-place change of a mapping (models).
+    #[serde(default)]
+    pub changes_pct: f64,
+    /// Percentage of operations that are a fork (models).
+    #[serde(default)]
+    pub forks_pct: f64,
     /// Repetitions of every point.
     pub reps: u32,
     /// Measured seconds per run.

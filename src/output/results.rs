@@ -350,6 +350,28 @@ pub fn check_row(r: &Row) -> Result<(), Bad> {
             r.exits_pct, r.churn_pct
         )
     })?;
+    number(r.forks_pct, "forks_pct", 0.0)?;
+    ensure(
+        r.churn_pct + r.exits_pct + r.changes_pct + r.forks_pct <= 100.0,
+        "forks_pct",
+        || {
+            format!(
+                "{} with churn_pct {}, exits_pct {} and changes_pct {}: together more than 100%",
+                r.forks_pct, r.churn_pct, r.exits_pct, r.changes_pct
+            )
+        },
+    )?;
+    number(r.changes_pct, "changes_pct", 0.0)?;
+    ensure(
+        r.churn_pct + r.exits_pct + r.changes_pct <= 100.0,
+        "changes_pct",
+        || {
+            format!(
+                "{} with churn_pct {} and exits_pct {}: together more than 100%",
+                r.changes_pct, r.churn_pct, r.exits_pct
+            )
+        },
+    )?;
     number(r.warmup_s, "warmup_s", 0.0)?;
     if let Some(s) = r.requested_s {
         number(s, "requested_s", 0.0)?;

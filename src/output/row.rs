@@ -29,6 +29,13 @@ pub struct Row {
     pub churn_kind: String,
     /// Percentage of operations that are a process exit.
     pub exits_pct: f64,
+    /// Percentage of operations that are an in-place change of a mapping
+    /// (mprotect, madvise: under the VMA's write lock, the VMA stays in the
+    /// index).
+    pub changes_pct: f64,
+    /// Percentage of operations that are a fork (every VMA copied into a child
+    /// under its write lock; the child exits at once).
+    pub forks_pct: f64,
     /// `uniform`, `hot` or `private`.
     pub skew: String,
     /// What a fault does besides its lookup: `light` or `page` (clears 4 KiB).

@@ -26,6 +26,10 @@ pub struct Setup {
     pub fault_work: String,
     /// Process exits, thousandths of a percent of the operations.
     pub exits_milli: u64,
+    /// In-place changes, thousandths of a percent of the operations.
+    pub changes_milli: u64,
+    /// Forks, thousandths of a percent of the operations.
+    pub forks_milli: u64,
     /// Warm-up, microseconds.
     pub warmup_us: u64,
     /// The requested measured time, microseconds (None: a run limited otherwise).
@@ -55,6 +59,8 @@ impl Setup {
             churn_kind: r.churn_kind.clone(),
             fault_work: r.fault_work.clone(),
             exits_milli: units(r.exits_pct, 1e3),
+            changes_milli: units(r.changes_pct, 1e3),
+            forks_milli: units(r.forks_pct, 1e3),
             warmup_us: units(r.warmup_s, 1e6),
             requested_us: r.requested_s.map(|s| units(s, 1e6)),
             requested_faults: r.requested_faults,
@@ -71,10 +77,12 @@ impl Setup {
         let differ =
             |f: &dyn Fn(&Setup) -> String| among.iter().map(f).collect::<BTreeSet<_>>().len() > 1;
         let secs = |us: u64| format!("{} s", us as f64 / 1e6);
-        let fields: [&dyn Fn(&Setup) -> String; 9] = [
+        let fields: [&dyn Fn(&Setup) -> String; 11] = [
             &|s| s.churn_kind.clone(),
             &|s| format!("{} work", s.fault_work),
             &|s| format!("exits {}%", s.exits_milli as f64 / 1e3),
+            &|s| format!("changes {}%", s.changes_milli as f64 / 1e3),
+            &|s| format!("forks {}%", s.forks_milli as f64 / 1e3),
             &|s| format!("warm-up {}", secs(s.warmup_us)),
             &|s| {
                 s.requested_us
@@ -519,8 +527,10 @@ pub(crate) mod tests {
             ..Row::example("typesafe", 2, 10.0)
         };
         type Edit = fn(&mut Row);
-        let edits: [(&str, Edit); 11] = [
+        let edits: [(&str, Edit); 13] = [
             ("exits", |r| r.exits_pct = 1.0),
+            ("changes", |r| r.changes_pct = 1.0),
+            ("forks", |r| r.forks_pct = 1.0),
             ("warm-up", |r| r.warmup_s = 0.1),
             ("requested time", |r| r.requested_s = Some(1.0)),
             ("requested faults", |r| {

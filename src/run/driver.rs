@@ -156,8 +156,15 @@ pub struct RunConfig {
     pub churn_kind: ChurnKind,
     /// Percentage of operations that are a process exit (every VMA of an mm
     /// detached and freed, then the mm) followed by a new mm in its place.
-    /// `churn_pct + exits_pct <= 100`.
+    /// `churn_pct + exits_pct + changes_pct <= 100`.
     pub exits_pct: f64,
+    /// Percentage of operations that are an in-place change of a mapping
+    /// (mprotect, madvise: its fields change under the VMA's write lock while it
+    /// stays in the index).
+    pub changes_pct: f64,
+    /// Percentage of operations that are a fork (every VMA of an mm copied into
+    /// a child under its write lock; the child exits at once).
+    pub forks_pct: f64,
     /// When to stop measuring.
     pub limit: Limit,
     /// Run before measuring starts; not counted.
@@ -394,10 +401,13 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
     let open_at = AtomicU64::new(0);
     let barrier = Barrier::new(cfg.threads + 1);
     // pct / 100 of the u64 range: `next_u64() < threshold` with that chance. One
-    // draw decides: below `exits` an exit, below `threshold` churn, else a fault.
+    // draw decides: below `exits` an exit, below `changes` an in-place change,
+    // below `forks` a fork, below `threshold` churn, else a fault.
     let share = |pct: f64| (pct.clamp(0.0, 100.0) / 100.0 * u64::MAX as f64) as u64;
     let exits = share(cfg.exits_pct);
-    let threshold = exits.saturating_add(share(cfg.churn_pct));
+    let changes = exits.saturating_add(share(cfg.changes_pct));
+    let forks = changes.saturating_add(share(cfg.forks_pct));
+    let threshold = forks.saturating_add(share(cfg.churn_pct));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)
         .thread_name(|i| format!("vma-worker-{i}"))
@@ -480,6 +490,25 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
                     writer_timed(d, &mut latency, line, Op::Exit, time);
                 } else {
                     lookup.exit(&mut h, mm, c);
+                }
+            } else if draw < changes {
+                let slot = slots.churn(&mut rng);
+                let d = due(&mut writer_left, n);
+                if d || keep_timeline {
+                    let (_, time) = lookup.change_timed(&mut h, mm, slot, c);
+                    let line = keep_timeline.then_some((&mut writes, origin));
+                    writer_timed(d, &mut latency, line, Op::Change, time);
+                } else {
+                    lookup.change(&mut h, mm, slot, c);
+                }
+            } else if draw < forks {
+                let d = due(&mut writer_left, n);
+                if d || keep_timeline {
+                    let time = lookup.fork_timed(&mut h, mm, c);
+                    let line = keep_timeline.then_some((&mut writes, origin));
+                    writer_timed(d, &mut latency, line, Op::Fork, time);
+                } else {
+                    lookup.fork(&mut h, mm, c);
                 }
             } else if draw < threshold {
                 let slot = slots.churn(&mut rng);

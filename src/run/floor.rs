@@ -132,6 +132,8 @@ pub fn linux_spec(slots: usize, faults: u64) -> RunSpec {
             churn_pct: 0.0,
             churn_kind: ChurnKind::Replace,
             exits_pct: 0.0,
+            changes_pct: 0.0,
+            forks_pct: 0.0,
             limit: Limit::faults(faults),
             warmup: Duration::ZERO,
             skew: Skew::Uniform,

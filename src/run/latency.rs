@@ -22,11 +22,24 @@ pub enum Op {
     Map,
     /// A process exit and a new mm in its place: `mmap_lock` held for write.
     Exit,
+    /// An in-place change of a mapping: `mmap_lock` held for write.
+    Change,
+    /// A fork (every VMA copied into a child, which exits): `mmap_lock` held
+    /// for write.
+    Fork,
 }
 
 impl Op {
     /// Every kind, faults first.
-    pub const ALL: [Op; 5] = [Op::Fault, Op::Replace, Op::Unmap, Op::Map, Op::Exit];
+    pub const ALL: [Op; 7] = [
+        Op::Fault,
+        Op::Replace,
+        Op::Unmap,
+        Op::Map,
+        Op::Exit,
+        Op::Change,
+        Op::Fork,
+    ];
 
     /// Its name in the files.
     pub fn name(self) -> &'static str {
@@ -36,6 +49,8 @@ impl Op {
             Op::Unmap => "munmap",
             Op::Map => "mmap",
             Op::Exit => "exit",
+            Op::Change => "change",
+            Op::Fork => "fork",
         }
     }
 }
@@ -72,7 +87,7 @@ fn histogram() -> Histogram<u64> {
 /// One histogram per kind of operation.
 #[derive(Clone, Debug)]
 pub struct Latency {
-    hists: [Histogram<u64>; 5],
+    hists: [Histogram<u64>; Op::ALL.len()],
 }
 
 impl Default for Latency {
@@ -116,7 +131,8 @@ impl Latency {
         &self.hists[op as usize]
     }
 
-    /// Every writer operation (replace, munmap, mmap, exit) in one histogram.
+    /// Every writer operation (replace, munmap, mmap, exit, change, fork) in one
+    /// histogram.
     pub fn writers(&self) -> Histogram<u64> {
         let mut all = histogram();
         for op in Op::ALL.into_iter().filter(|&op| op != Op::Fault) {
@@ -195,12 +211,14 @@ mod tests {
         l.record(Op::Unmap, 200);
         l.record(Op::Map, 300);
         l.record(Op::Exit, 400);
+        l.record(Op::Change, 150);
+        l.record(Op::Fork, 250);
         l.record(Op::Fault, 5);
         // Out of range: clamped, not lost.
         l.record(Op::Fault, 0);
         l.record(Op::Fault, u64::MAX);
         let w = percentiles(&l.writers()).unwrap();
-        assert_eq!((w.samples, w.max), (4, 400));
+        assert_eq!((w.samples, w.max), (6, 400));
         let f = percentiles(l.of(Op::Fault)).unwrap();
         assert_eq!(f.samples, 3);
         assert!(f.max >= HIGHEST_NS, "{f:?}");

@@ -132,17 +132,38 @@ impl RunSpec {
                 c.churn_pct, c.exits_pct
             )));
         }
-        if c.churn_pct + c.exits_pct >= 100.0 && c.limit.ops_per_thread.is_none() {
+        if c.churn_pct + c.exits_pct + c.changes_pct > 100.0 {
+            return Err(Error(format!(
+                "--changes {} with --churn {} and --exits {}: together more than 100% of \
+                 the operations",
+                c.changes_pct, c.churn_pct, c.exits_pct
+            )));
+        }
+        if c.churn_pct + c.exits_pct + c.changes_pct + c.forks_pct > 100.0 {
+            return Err(Error(format!(
+                "--forks {} with --churn {}, --exits {} and --changes {}: together more \
+                 than 100% of the operations",
+                c.forks_pct, c.churn_pct, c.exits_pct, c.changes_pct
+            )));
+        }
+        let writers = c.churn_pct + c.exits_pct + c.changes_pct + c.forks_pct;
+        if writers >= 100.0 && c.limit.ops_per_thread.is_none() {
             // Every operation a writer's: no fault to measure, and a fault
             // limit would never be reached. (A benchmark of the writers alone
             // limits each worker's operations instead.)
             return Err(Error(format!(
-                "--churn {} with --exits {}: no operation left for faults (a run measures \
-                 faults; keep churn and exits below 100% together)",
-                c.churn_pct, c.exits_pct
+                "--churn {} with --exits {}, --changes {} and --forks {}: no operation left \
+                 for faults (a run measures faults; keep the writers' shares below 100% \
+                 together)",
+                c.churn_pct, c.exits_pct, c.changes_pct, c.forks_pct
             )));
         }
-        for (flag, pct) in [("--churn", c.churn_pct), ("--exits", c.exits_pct)] {
+        for (flag, pct) in [
+            ("--churn", c.churn_pct),
+            ("--exits", c.exits_pct),
+            ("--changes", c.changes_pct),
+            ("--forks", c.forks_pct),
+        ] {
             // Points are keyed by the percentage in thousandths (`churn_milli`).
             if (pct * 1000.0 - (pct * 1000.0).round()).abs() > 1e-6 {
                 return Err(Error(format!(
@@ -211,6 +232,18 @@ impl RunSpec {
             return Err(Error(format!(
                 "--exits {}: the real kernel's process cannot exit (use 0 with linux)",
                 c.exits_pct
+            )));
+        }
+        if c.forks_pct != 0.0 {
+            return Err(Error(format!(
+                "--forks {}: forks are modelled only (use 0 with linux)",
+                c.forks_pct
+            )));
+        }
+        if c.changes_pct != 0.0 {
+            return Err(Error(format!(
+                "--changes {}: in-place changes are modelled only (use 0 with linux)",
+                c.changes_pct
             )));
         }
         if self.widen != 0 {
@@ -311,6 +344,8 @@ impl Row {
             churn_pct: c.churn_pct,
             churn_kind: c.churn_kind.name().to_string(),
             exits_pct: c.exits_pct,
+            changes_pct: c.changes_pct,
+            forks_pct: c.forks_pct,
             skew: c.skew.name().to_string(),
             fault_work: spec.work.name().to_string(),
             mms: spec.layout.mms,
@@ -479,6 +514,50 @@ mod tests {
         }
     }
 
+    /// Shares of writer operations that together exceed 100% are refused
+    /// before any run, naming every value; the real kernel refuses changes and
+    /// forks, which only the models make.
+    #[test]
+    fn writer_shares_over_100_and_model_only_writers_are_refused() {
+        let spec = |scheme, churn, exits, changes, forks| RunSpec {
+            scheme,
+            config: RunConfig {
+                threads: 1,
+                churn_pct: churn,
+                churn_kind: ChurnKind::Replace,
+                exits_pct: exits,
+                changes_pct: changes,
+                forks_pct: forks,
+                limit: crate::run::driver::Limit::faults(1),
+                warmup: std::time::Duration::ZERO,
+                skew: Skew::Uniform,
+                seed: 1,
+                probe: crate::run::driver::Probe::default(),
+            },
+            layout: Layout { mms: 1, slots: 4 },
+            work: FaultWork::Light,
+            settings: RcuSettings::default(),
+            widen: 0,
+        };
+        let ts = SchemeId::kernel_like(Policy::Typesafe);
+        let e = spec(ts, 50.0, 10.0, 45.0, 0.0).check().unwrap_err().0;
+        assert!(
+            e.contains("--changes 45") && e.contains("--churn 50") && e.contains("--exits 10"),
+            "{e}"
+        );
+        let e = spec(ts, 50.0, 0.0, 30.0, 25.0).check().unwrap_err().0;
+        assert!(
+            e.contains("--forks 25") && e.contains("--churn 50") && e.contains("--changes 30"),
+            "{e}"
+        );
+        assert_eq!(spec(ts, 50.0, 10.0, 30.0, 10.0).check(), Ok(()));
+        let linux = SchemeId::new(Policy::Linux, None).expect("a valid pair");
+        for (changes, forks, flag) in [(1.0, 0.0, "--changes 1"), (0.0, 1.0, "--forks 1")] {
+            let e = spec(linux, 0.0, 0.0, changes, forks).check().unwrap_err().0;
+            assert!(e.contains(flag), "{e}");
+        }
+    }
+
     /// A layout that cannot fit is refused by the check every run and every
     /// sweep makes before it starts, naming both values and the sizes.
     #[test]
@@ -490,6 +569,8 @@ mod tests {
                 churn_pct: 0.0,
                 churn_kind: ChurnKind::Replace,
                 exits_pct: 0.0,
+                changes_pct: 0.0,
+                forks_pct: 0.0,
                 limit: crate::run::driver::Limit::faults(1),
                 warmup: std::time::Duration::ZERO,
                 skew: Skew::Uniform,

@@ -134,6 +134,10 @@ pub struct Grid {
     pub studies: Vec<Study>,
     /// Percentage of operations that are a process exit (models only).
     pub exits: f64,
+    /// Percentage of operations that are an in-place change (models only).
+    pub changes: f64,
+    /// Percentage of operations that are a fork (models only).
+    pub forks: f64,
     /// Repetitions of every point.
     pub reps: u32,
     /// Measured time per run.
@@ -185,6 +189,8 @@ impl CanaryPlan {
                     churn_pct: 0.0,
                     churn_kind: ChurnKind::Replace,
                     exits_pct: 0.0,
+                    changes_pct: 0.0,
+                    forks_pct: 0.0,
                     limit: Limit::time(Duration::from_millis(50)),
                     warmup: Duration::from_millis(10),
                     skew: Skew::Uniform,
@@ -295,6 +301,8 @@ impl Grid {
                 },
             ],
             exits: 0.0,
+            changes: 0.0,
+            forks: 0.0,
             reps: 3,
             duration: Duration::from_millis(400),
             warmup: Duration::from_millis(50),
@@ -366,6 +374,8 @@ impl Grid {
                 })
                 .collect(),
             exits_pct: self.exits,
+            changes_pct: self.changes,
+            forks_pct: self.forks,
             reps: self.reps,
             duration_s: self.duration.as_secs_f64(),
             warmup_s: self.warmup.as_secs_f64(),
@@ -441,6 +451,16 @@ impl Grid {
                                                     0.0
                                                 } else {
                                                     self.exits
+                                                },
+                                                changes_pct: if scheme.is_kernel() {
+                                                    0.0
+                                                } else {
+                                                    self.changes
+                                                },
+                                                forks_pct: if scheme.is_kernel() {
+                                                    0.0
+                                                } else {
+                                                    self.forks
                                                 },
                                                 limit: Limit::time(self.duration),
                                                 warmup: self.warmup,

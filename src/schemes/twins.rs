@@ -162,6 +162,20 @@ twins! {
         what: "the free path resets lock_seq before readers drain",
         found_by: "Vlastimil Babka, v5 review",
     }
+    ForkUnlocked {
+        mistake: Mistake::ForkUnlocked,
+        name: "typesafe-fork-unlocked",
+        bug: "N15",
+        what: "fork copies the parent's VMAs without write-locking them (needs --forks)",
+        found_by: "Jiri Slaby, Holger Hoffstätte, Jacob Young: Linux 6.4 memory corruption (bugzilla 217624)",
+    }
+    ChangeUnlocked {
+        mistake: Mistake::ChangeUnlocked,
+        name: "typesafe-change-unlocked",
+        bug: "N14",
+        what: "an in-place change (mprotect) rewrites an attached VMA without vma_start_write (needs --changes)",
+        found_by: "the per-VMA lock's rule, Linux 6.4: every change of a VMA write-locks it first",
+    }
 }
 
 #[cfg(test)]
