@@ -19,6 +19,7 @@ pub mod results;
 pub mod row;
 pub mod side;
 pub mod stats;
+pub mod style;
 
 use std::path::{Path, PathBuf};
 
