@@ -54,8 +54,7 @@ pub fn plot_files(csvs: &[PathBuf], dir: &Path) -> Result<Plotted, Error> {
     let res = results::read(&csvs)?;
     let side = side::read_side(&csvs)?;
     let data = stats::Data::new(&res.rows, &res.metas).with_canaries(&res.canaries);
-    let mut svgs = plot::draw_all(&data)?;
-    svgs.extend(plot_latency::draw(&data, &side)?);
+    let svgs = plot::draw_all(&data, &side)?;
     let html = report::report_html(&data, &res.metas, &svgs, &res.notes);
     let mut notes = res.notes.clone();
     notes.extend(report::left_out_note(&data));

@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use crate::error::Error;
 use crate::output::row::Row;
+use crate::output::side::Side;
 use crate::output::stats::{churn_label, faults_per_sec, format_number, summarize, Data, Summary};
 use crate::output::style::{
     self, draw_legend, draw_line, draw_markers, kernel_style, legend_width, splice_legend,
@@ -894,10 +895,62 @@ fn canary_figure(data: &Data<'_>) -> Option<Result<(String, String), Error>> {
     )
 }
 
+/// `a name` as a file name's part: `a-name`.
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+/// Every figure of `data`: one set per setup group ([`Data::setup_groups`];
+/// with several groups each file name and title says its setup), the latency
+/// figures among them, then the canary timeline and the stalled reader's.
+pub(crate) fn figures_of(data: &Data<'_>, side: &Side) -> Vec<Figure> {
+    let groups = data.setup_groups();
+    let several = groups.len() > 1;
+    // A group is named by what sets its setup apart from the others'.
+    let parts = |k: &str| k.split(", ").map(str::to_string).collect::<Vec<_>>();
+    let common: Vec<String> = parts(groups.first().map_or("", |g| g.0.as_str()))
+        .into_iter()
+        .filter(|p| groups.iter().all(|(k, _)| parts(k).contains(p)))
+        .collect();
+    let mut out = Vec::new();
+    for (key, origins) in &groups {
+        let view = data.only(origins);
+        let mut figs = view.figures();
+        figs.extend(crate::output::plot_latency::figures(&view, side));
+        if several {
+            let own: Vec<String> = parts(key)
+                .into_iter()
+                .filter(|p| !common.contains(p) && !p.is_empty())
+                .collect();
+            let tag = if own.is_empty() {
+                "as run".to_string()
+            } else {
+                own.join(", ")
+            };
+            for f in &mut figs {
+                if let Some(stem) = f.file.strip_suffix(".svg") {
+                    f.file = format!("{stem}--{}.svg", slug(&tag));
+                }
+                f.title = format!("{} [{tag}]", f.title);
+            }
+        }
+        out.extend(figs);
+    }
+    out
+}
+
 /// Draw every figure of `data` in parallel, one rayon task per SVG, into
 /// memory: (file name, SVG text) in a stable order. Nothing is written.
-pub fn draw_all(data: &Data<'_>) -> Result<Vec<(String, String)>, Error> {
-    let figs = data.figures();
+pub fn draw_all(data: &Data<'_>, side: &Side) -> Result<Vec<(String, String)>, Error> {
+    let figs = figures_of(data, side);
     let drawn: Vec<Result<(String, String), Error>> = figs
         .par_iter()
         .map(|f| {
@@ -907,7 +960,10 @@ pub fn draw_all(data: &Data<'_>) -> Result<Vec<(String, String)>, Error> {
             Ok((f.file.clone(), svg))
         })
         .collect();
-    drawn.into_iter().chain(canary_figure(data)).collect()
+    let mut out: Vec<(String, String)> = drawn.into_iter().collect::<Result<_, _>>()?;
+    out.extend(canary_figure(data).transpose()?);
+    out.extend(crate::output::plot_latency::stall_figure(data, side)?);
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -380,23 +380,20 @@ fn timeline_svg(d: &Data<'_>, side: &Side) -> Result<Option<String>, String> {
     Ok(Some(splice_legend(&svg, &strip, pw)))
 }
 
-/// Draw the latency and stalled-reader figures into `dir`; returns the files.
-pub fn draw(d: &Data<'_>, side: &Side) -> Result<Vec<(String, String)>, Error> {
+/// The latency figures of `d` (percentiles against threads, distributions),
+/// not drawn yet.
+pub(crate) fn figures(d: &Data<'_>, side: &Side) -> Vec<Figure> {
     let mut figs = against_threads(d);
     figs.extend(distributions(d, side));
     figs.retain(|f| !f.panels.is_empty());
-    let mut out = Vec::new();
-    for f in &figs {
-        let svg = f
-            .render()
-            .map_err(|e| Error(format!("drawing {}: {}", f.file, e.replace('\n', " "))))?;
-        out.push((f.file.clone(), svg));
-    }
+    figs
+}
+
+/// The stalled reader's timeline, drawn: (file name, SVG), None without
+/// stalled runs.
+pub(crate) fn stall_figure(d: &Data<'_>, side: &Side) -> Result<Option<(String, String)>, Error> {
     let file = "stall_timeline.svg";
-    if let Some(svg) = timeline_svg(d, side)
+    Ok(timeline_svg(d, side)
         .map_err(|e| Error(format!("drawing {file}: {}", e.replace('\n', " "))))?
-    {
-        out.push((file.to_string(), svg));
-    }
-    Ok(out)
+        .map(|svg| (file.to_string(), svg)))
 }
