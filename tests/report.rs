@@ -512,7 +512,7 @@ fn the_same_runs_given_twice_are_counted_once() {
             "counted once"
         );
         // The same figures as from the file read once: only the notes differ.
-        let figures = |h: &str| h[h.find("<h2>Machine").unwrap()..].to_string();
+        let figures = |h: &str| h[h.find("<h2 id=\"machine\">").unwrap()..].to_string();
         assert_eq!(figures(&html), figures(&html_once));
     }
     std::fs::remove_dir_all(&dir).unwrap();

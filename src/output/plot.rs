@@ -8,7 +8,7 @@
 //! decades; zeros, which a log axis cannot show, sit on a marked floor labelled
 //! 0, drawn only where a panel has one. Series look the same in every figure
 //! ([`style::style_of`]). On thread axes everything beyond a machine's cores is
-//! shaded. The real kernel, a thousand times slower than the models, gets a
+//! shaded. The real kernel, far slower than the models (each fault a real one), gets a
 //! panel of its own scale.
 
 use std::collections::{BTreeMap, BTreeSet};
