@@ -76,70 +76,61 @@ fn a_tiny_sweep_gives_rows_plots_and_a_report_naming_every_scheme() {
         }
         svgs += 1;
         let text = std::fs::read_to_string(&path).unwrap();
-        let doc = roxmltree::Document::parse(&text)
-            .unwrap_or_else(|e| panic!("{} is not XML: {e}", path.display()));
-        let labels: Vec<&str> = doc
-            .descendants()
-            .filter(|n| n.has_tag_name("text"))
-            .filter_map(|n| n.text().map(str::trim))
-            .collect();
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let drawn = Drawn::of(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        drawn.check(&file);
         if file == "canary_timeline.svg" {
             // One series (this sweep) and the threshold.
-            assert!(labels.iter().any(|l| l.starts_with("sweep ")), "{labels:?}");
+            let legend = &drawn.legend_texts;
+            assert!(legend.iter().any(|l| l.starts_with("sweep ")), "{legend:?}");
             assert!(
-                labels.iter().any(|l| l.starts_with("0.8: below")),
-                "{labels:?}"
+                legend.iter().any(|l| l.starts_with("0.8: below")),
+                "{legend:?}"
             );
             continue;
         }
-        // The plots of reclamation columns leave out the real kernel.
+        // Which schemes the figure shows: the plots of reclamation columns
+        // leave out the real kernel, the outcomes rwlock too (every one of its
+        // faults falls back, said in the title).
         let models_only = ["reader_outcomes", "peak_unreclaimed", "free_calls"]
             .iter()
             .any(|p| file.starts_with(p));
-        let mut shown = 0;
-        for s in &names {
+        let shown: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|s| !(models_only && *s == "linux"))
+            .filter(|s| !(file.starts_with("reader_outcomes") && *s == "rwlock"))
+            .collect();
+        for s in &shown {
             let label = if *s == "linux" {
                 "linux (real kernel)"
             } else {
                 s
             };
-            if *s == "linux" && models_only {
-                assert!(!labels.contains(&label), "{file} shows linux");
-                continue;
-            }
-            assert!(labels.contains(&label), "{file} has no series for {s}");
-            shown += 1;
+            // A series is named in the legend alone, or with what sets it
+            // apart (the real kernel's panel: `linux (real kernel), churn 0%`).
+            let named = |l: &String| l == label || l.starts_with(&format!("{label},"));
+            assert!(
+                drawn.legend_texts.iter().any(named),
+                "{file} has no series for {s}: {:?}",
+                drawn.legend_texts
+            );
         }
-        // One legend entry per shown scheme in every panel, the same number
-        // for each, and at least one drawn line (polyline) per entry.
-        let entries: Vec<usize> = names
-            .iter()
-            .filter(|s| !(models_only && **s == "linux"))
-            .map(|s| {
-                let label = if *s == "linux" {
-                    "linux (real kernel)"
-                } else {
-                    s
-                };
-                labels.iter().filter(|l| **l == label).count()
-            })
-            .collect();
-        let panels = entries[0];
+        for s in names.iter().filter(|s| !shown.contains(s)) {
+            assert!(
+                !drawn.legend_texts.iter().any(|l| l.starts_with(*s)),
+                "{file} shows {s}"
+            );
+        }
+        // At least one drawn line per series, besides axes and legend.
         assert!(
-            panels >= 1 && entries.iter().all(|&n| n == panels),
-            "{file}: legend entries per scheme {entries:?}"
-        );
-        let lines = doc
-            .descendants()
-            .filter(|n| n.has_tag_name("polyline"))
-            .count();
-        assert!(
-            lines >= shown * panels,
-            "{file}: {lines} lines for {shown} schemes in {panels} panels"
+            drawn.lines >= shown.len(),
+            "{file}: {} lines for {} schemes",
+            drawn.lines,
+            shown.len()
         );
         assert!(
-            labels.iter().any(|l| l.starts_with("cores = "))
+            drawn.legend_texts.iter().any(|l| l.starts_with("cores = "))
                 || !file.contains("threads") && !file.contains("peak"),
             "{file} marks no cores"
         );
@@ -167,7 +158,234 @@ fn a_tiny_sweep_gives_rows_plots_and_a_report_naming_every_scheme() {
         html.contains("Canary runs, the machine's speed"),
         "canary finding"
     );
+    in_a_browser(&report, &dir);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A rectangle: left, top, right, bottom.
+type Box4 = (f64, f64, f64, f64);
+
+/// What an SVG of ours draws: its size, the legend's box and entries, and
+/// every data mark (line, polyline, polygon, circle) outside the legend as
+/// segments in the SVG's pixels.
+struct Drawn {
+    size: (f64, f64),
+    legend_boxes: Vec<Box4>,
+    legend_texts: Vec<String>,
+    /// Segments of the marks outside the legend.
+    segments: Vec<((f64, f64), (f64, f64))>,
+    /// Polylines outside the legend (lines of series, axes).
+    lines: usize,
+    /// Every text's font size, px, with the text.
+    fonts: Vec<(f64, String)>,
+}
+
+/// The translation of `n` and its ancestors (`transform="translate(x,y)"`).
+fn offset(n: roxmltree::Node<'_, '_>) -> (f64, f64) {
+    n.ancestors()
+        .filter_map(|a| a.attribute("transform"))
+        .filter_map(|t| {
+            let inner = t.strip_prefix("translate(")?.strip_suffix(')')?;
+            let (x, y) = inner.split_once(',').unwrap_or((inner, "0"));
+            Some((x.trim().parse::<f64>().ok()?, y.trim().parse::<f64>().ok()?))
+        })
+        .fold((0.0, 0.0), |(x, y), (dx, dy)| (x + dx, y + dy))
+}
+
+/// `x1,y1 x2,y2 ...` as points.
+fn points(s: &str) -> Vec<(f64, f64)> {
+    s.split_whitespace()
+        .filter_map(|p| {
+            let (x, y) = p.split_once(',')?;
+            Some((x.parse().ok()?, y.parse().ok()?))
+        })
+        .collect()
+}
+
+impl Drawn {
+    fn of(text: &str) -> Result<Drawn, String> {
+        let doc = roxmltree::Document::parse(text).map_err(|e| format!("not XML: {e}"))?;
+        let root = doc.root_element();
+        let num = |n: roxmltree::Node<'_, '_>, a: &str| -> f64 {
+            n.attribute(a).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        };
+        let mut d = Drawn {
+            size: (num(root, "width"), num(root, "height")),
+            legend_boxes: Vec::new(),
+            legend_texts: Vec::new(),
+            segments: Vec::new(),
+            lines: 0,
+            fonts: Vec::new(),
+        };
+        for n in doc.descendants().filter(|n| n.is_element()) {
+            let in_legend = n
+                .ancestors()
+                .any(|a| a.attribute("class") == Some("legend"));
+            let (dx, dy) = offset(n);
+            let at = |(x, y): (f64, f64)| (x + dx, y + dy);
+            match n.tag_name().name() {
+                "text" => {
+                    let t = n.text().unwrap_or("").trim().to_string();
+                    d.fonts.push((num(n, "font-size"), t.clone()));
+                    if in_legend {
+                        d.legend_texts.push(t);
+                    }
+                }
+                "rect" if in_legend => {
+                    let (x, y) = at((num(n, "x"), num(n, "y")));
+                    let (w, h) = (num(n, "width"), num(n, "height"));
+                    // The frame: the largest rectangle of the legend.
+                    if w > 100.0 && h > 10.0 {
+                        d.legend_boxes.push((x, y, x + w, y + h));
+                    }
+                }
+                _ if in_legend => {}
+                "polyline" | "polygon" => {
+                    let mut p: Vec<(f64, f64)> = points(n.attribute("points").unwrap_or(""))
+                        .into_iter()
+                        .map(at)
+                        .collect();
+                    if n.tag_name().name() == "polygon" {
+                        p.extend(p.first().copied());
+                    } else {
+                        d.lines += 1;
+                    }
+                    d.segments.extend(p.windows(2).map(|w| (w[0], w[1])));
+                }
+                "line" => {
+                    let a = at((num(n, "x1"), num(n, "y1")));
+                    let b = at((num(n, "x2"), num(n, "y2")));
+                    d.segments.push((a, b));
+                }
+                "circle" => {
+                    let (x, y) = at((num(n, "cx"), num(n, "cy")));
+                    let r = num(n, "r");
+                    d.segments.push(((x - r, y), (x + r, y)));
+                    d.segments.push(((x, y - r), (x, y + r)));
+                }
+                _ => {}
+            }
+        }
+        Ok(d)
+    }
+
+    /// One legend, inside the figure, over no data mark or error bar; every
+    /// text at least 12 px.
+    fn check(&self, file: &str) {
+        assert_eq!(self.legend_boxes.len(), 1, "{file}: one legend box");
+        let b = self.legend_boxes[0];
+        assert!(
+            b.0 >= 0.0 && b.1 >= 0.0 && b.2 <= self.size.0 && b.3 <= self.size.1,
+            "{file}: legend {b:?} outside the figure {:?}",
+            self.size
+        );
+        assert!(!self.segments.is_empty(), "{file}: no data drawn");
+        for &(p, q) in &self.segments {
+            assert!(
+                !crosses(p, q, b),
+                "{file}: a mark from {p:?} to {q:?} crosses the legend {b:?}"
+            );
+        }
+        for (px, t) in &self.fonts {
+            assert!(*px >= 12.0, "{file}: {px} px text {t:?}");
+        }
+    }
+}
+
+/// Whether the segment from `p` to `q` meets the rectangle `b` (Liang-Barsky).
+fn crosses(p: (f64, f64), q: (f64, f64), b: Box4) -> bool {
+    let (dx, dy) = (q.0 - p.0, q.1 - p.1);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (pk, qk) in [
+        (-dx, p.0 - b.0),
+        (dx, b.2 - p.0),
+        (-dy, p.1 - b.1),
+        (dy, b.3 - p.1),
+    ] {
+        if pk == 0.0 {
+            if qk < 0.0 {
+                return false;
+            }
+        } else {
+            let r = qk / pk;
+            if pk < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+        }
+    }
+    t0 <= t1
+}
+
+#[test]
+fn the_legend_check_sees_a_mark_under_a_legend() {
+    let b = (10.0, 10.0, 20.0, 20.0);
+    assert!(crosses((0.0, 15.0), (30.0, 15.0), b), "through");
+    assert!(crosses((12.0, 12.0), (13.0, 13.0), b), "inside");
+    assert!(!crosses((0.0, 0.0), (5.0, 30.0), b), "beside");
+    assert!(!crosses((0.0, 25.0), (30.0, 25.0), b), "below");
+    // A legend drawn over a series' line is caught.
+    let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100\" height=\"100\">\
+               <polyline points=\"0,50 100,50\"/>\
+               <g class=\"legend\" transform=\"translate(40,0)\">\
+               <rect x=\"0\" y=\"40\" width=\"150\" height=\"20\"/>\
+               <text font-size=\"12.5\">typesafe</text></g></svg>";
+    let d = Drawn::of(svg).unwrap();
+    assert_eq!(d.legend_boxes, [(40.0, 40.0, 190.0, 60.0)]);
+    assert_eq!(d.legend_texts, ["typesafe"]);
+    assert!(crosses(d.segments[0].0, d.segments[0].1, d.legend_boxes[0]));
+}
+
+/// The report rendered by a real browser (scripts/screenshot, Debian's
+/// chromium, headless) is not blank: many colours, and the figures' colours
+/// among them. Skipped with a note where no chromium is installed, unless
+/// VMA_BENCH_REQUIRE_BROWSER=1 (CI).
+fn in_a_browser(report: &std::path::Path, dir: &std::path::Path) {
+    let png = dir.join("report.png");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/screenshot");
+    let status = std::process::Command::new(script)
+        .arg(report)
+        .arg(&png)
+        .args(["1400", "5000"])
+        .status()
+        .unwrap();
+    if status.code() == Some(3) {
+        assert!(
+            std::env::var_os("VMA_BENCH_REQUIRE_BROWSER").is_none(),
+            "no chromium, and VMA_BENCH_REQUIRE_BROWSER is set"
+        );
+        eprintln!("note: no chromium installed: the report was not rendered in a browser");
+        return;
+    }
+    assert!(status.success(), "scripts/screenshot failed: {status}");
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    assert!(channels >= 3, "{:?}", info.color_type);
+    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(channels).collect();
+    let mut colours = std::collections::BTreeSet::new();
+    let (mut ink, mut hue) = (0usize, 0usize);
+    for p in &pixels {
+        colours.insert((p[0], p[1], p[2]));
+        let (hi, lo) = (p[0].max(p[1]).max(p[2]), p[0].min(p[1]).min(p[2]));
+        if hi < 250 || lo < 250 {
+            ink += 1;
+        }
+        // A saturated pixel: a series' colour, not text or grey.
+        if hi - lo > 80 {
+            hue += 1;
+        }
+    }
+    assert!(colours.len() > 50, "{} colours: blank?", colours.len());
+    assert!(
+        ink * 100 > pixels.len(),
+        "{ink} of {} pixels not white",
+        pixels.len()
+    );
+    assert!(hue > 2000, "{hue} coloured pixels: no figure drawn?");
 }
 
 #[test]
@@ -294,7 +512,7 @@ fn the_same_runs_given_twice_are_counted_once() {
             "counted once"
         );
         // The same figures as from the file read once: only the notes differ.
-        let figures = |h: &str| h[h.find("<h2>Machine").unwrap()..].to_string();
+        let figures = |h: &str| h[h.find("<h2 id=\"machine\">").unwrap()..].to_string();
         assert_eq!(figures(&html), figures(&html_once));
     }
     std::fs::remove_dir_all(&dir).unwrap();

@@ -19,6 +19,7 @@ pub mod results;
 pub mod row;
 pub mod side;
 pub mod stats;
+pub mod style;
 
 use std::path::{Path, PathBuf};
 
@@ -53,8 +54,7 @@ pub fn plot_files(csvs: &[PathBuf], dir: &Path) -> Result<Plotted, Error> {
     let res = results::read(&csvs)?;
     let side = side::read_side(&csvs)?;
     let data = stats::Data::new(&res.rows, &res.metas).with_canaries(&res.canaries);
-    let mut svgs = plot::draw_all(&data)?;
-    svgs.extend(plot_latency::draw(&data, &side)?);
+    let svgs = plot::draw_all(&data, &side)?;
     let html = report::report_html(&data, &res.metas, &svgs, &res.notes);
     let mut notes = res.notes.clone();
     notes.extend(report::left_out_note(&data));

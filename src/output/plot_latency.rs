@@ -9,10 +9,14 @@ use std::collections::BTreeMap;
 use plotters::prelude::*;
 
 use crate::error::Error;
-use crate::output::plot::{threads_label, Figure, Panel, PALETTE};
+use crate::output::plot::{decade_label, linear_label, threads_label, Figure, Panel};
 use crate::output::row::Row;
 use crate::output::side::{PercentileRow, Side, TimelineRow};
 use crate::output::stats::{churn_label, format_number, Data, Summary};
+use crate::output::style::{
+    self, draw_legend, draw_line, legend_width, splice_legend, style_of, Entry, Style, DESC_FONT,
+    PANEL_FONT, TICK_FONT,
+};
 
 /// The distribution plots' x positions: the tables' percentiles, each one a
 /// decade further into the tail (a log scale of 1 / (1 - p)), then the largest.
@@ -66,10 +70,7 @@ fn against_threads(d: &Data<'_>) -> Vec<Figure> {
         panels.retain(|p| !p.series.is_empty());
         figs.push(Figure {
             file: format!("latency_vs_threads_{skew}.svg"),
-            title: format!(
-                "Latency percentiles against threads, {skew} skew (log; median of reps; bars: \
-                 min-max)"
-            ),
+            title: format!("Latency percentiles against threads, {skew} skew"),
             panels,
         });
     }
@@ -146,10 +147,7 @@ fn distributions(d: &Data<'_>, side: &Side) -> Option<Figure> {
     }
     (!panels.is_empty()).then(|| Figure {
         file: "latency_distribution.svg".into(),
-        title: format!(
-            "Latency distributions, {skew} skew (log-log; median of reps per percentile; bars: \
-             min-max)"
-        ),
+        title: format!("Latency distributions, {skew} skew"),
         panels,
     })
 }
@@ -157,7 +155,7 @@ fn distributions(d: &Data<'_>, side: &Side) -> Option<Figure> {
 /// One line of the timeline: a run's samples.
 struct Line<'a> {
     label: String,
-    color: RGBColor,
+    style: Style,
     samples: Vec<&'a TimelineRow>,
 }
 
@@ -195,7 +193,7 @@ fn timeline_lines<'a>(
         };
         seen.push(label.clone());
         out.push(Line {
-            color: PALETTE[(seen.len() - 1) % PALETTE.len()],
+            style: style_of(&label),
             label,
             samples: samples.clone(),
         });
@@ -232,25 +230,32 @@ where
         (lo, 10f64.powf(hi.log10().ceil().max(lo.log10() + 1.0)))
     };
     let mut chart = ChartBuilder::on(area)
-        .caption(caption, ("sans-serif", 15))
-        .margin(8)
-        .x_label_area_size(38)
-        .y_label_area_size(62)
+        .caption(caption, ("sans-serif", PANEL_FONT))
+        .margin(10)
+        .x_label_area_size(52)
+        .y_label_area_size(78)
         .build_cartesian_2d(0.0..t_max, (lo..hi).log_scale())
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc("ms since the measured phase opened")
         .y_desc(y_desc)
+        .x_label_formatter(&|v| linear_label(*v))
         .y_label_formatter(&|v| {
-            if *v <= lo * 1.0001 {
+            let k = v.log10().round();
+            if (v.log10() - k).abs() > 1e-6 {
+                String::new()
+            } else if *v <= lo * 1.0001 {
                 "0".into()
             } else {
-                format_number(*v)
+                decade_label(k as i32)
             }
         })
         .disable_x_mesh()
-        .label_style(("sans-serif", 12))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.12))
+        .label_style(("sans-serif", TICK_FONT))
+        .axis_desc_style(("sans-serif", DESC_FONT))
         .draw()
         .map_err(err)?;
     // The parks of the first line (every run parks at the same period).
@@ -268,20 +273,12 @@ where
             }
         }
         chart
-            .draw_series(spans.iter().map(|&(a, b)| {
-                Rectangle::new(
-                    [(a, lo), (b, hi)],
-                    RGBColor(200, 200, 200).mix(0.5).filled(),
-                )
-            }))
-            .map_err(err)?
-            .label("reader parked (shaded)")
-            .legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 4), (x + 18, y + 4)],
-                    RGBColor(200, 200, 200).filled(),
-                )
-            });
+            .draw_series(
+                spans
+                    .iter()
+                    .map(|&(a, b)| Rectangle::new([(a, lo), (b, hi)], PARKED.filled())),
+            )
+            .map_err(err)?;
     }
     for l in lines {
         let pts: Vec<(f64, f64)> = l
@@ -289,25 +286,13 @@ where
             .iter()
             .filter_map(|s| Some((s.t_ms, value(s)?.max(lo))))
             .collect();
-        let color = l.color;
-        chart
-            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
-            .map_err(err)?
-            .label(l.label.as_str())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
+        draw_line(&mut chart, pts, &l.style)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.5))
-        .label_font(("sans-serif", 11))
-        .draw()
-        .map_err(err)?;
     Ok(())
 }
+
+/// The shade of the stalled reader's parks.
+const PARKED: RGBAColor = RGBAColor(120, 120, 120, 0.25);
 
 /// The stalled reader's timeline: per churn kind, the bytes waiting to be
 /// reclaimed and the longest writer hold of `mmap_lock` per sample.
@@ -331,20 +316,42 @@ fn timeline_svg(d: &Data<'_>, side: &Side) -> Result<Option<String>, String> {
     }
     let title = format!(
         "A reader parked {} ms every {} ms inside its read section, {}, churn {} (one run \
-         per scheme; 0 drawn on the floor)",
+         per scheme)",
         first.stall_ms.map_or("?".into(), format_number),
         first.stall_every_ms.map_or("?".into(), format_number),
         threads_label(point.0),
         churn_label(point.1)
     );
+    let mut legend: Vec<Entry> = Vec::new();
+    for l in panels.iter().flat_map(|(_, l)| l) {
+        if !legend
+            .iter()
+            .any(|e| matches!(e, Entry::Series(x, _) if *x == l.label))
+        {
+            legend.push(Entry::Series(l.label.clone(), l.style));
+        }
+    }
+    legend.push(Entry::Shade("reader parked".into(), PARKED));
+    legend.push(Entry::Rule(
+        "0: zeros, drawn on the bottom edge".into(),
+        RGBColor(90, 90, 90),
+        style::Dash::Solid,
+    ));
+    let lw = legend_width(&legend);
+    let pw = 1120u32;
+    let title_lines = style::wrap(
+        &title,
+        ((f64::from(pw + lw) - 40.0) / style::TITLE_CHAR_PX) as usize,
+    )
+    .len() as u32;
+    let h = (16 + 26 * title_lines + 420 * panels.len() as u32).max(120 + 24 * legend.len() as u32);
     let mut svg = String::new();
     {
-        let rows = panels.len() as u32;
-        let root = SVGBackend::with_string(&mut svg, (1120, 60 + 420 * rows)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (pw + lw, h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let body = root
-            .titled(&title, ("sans-serif", 18))
-            .map_err(|e| e.to_string())?;
+        let top = style::draw_title(&root, &title)?;
+        let (plots, _) = root.split_horizontally(pw);
+        let (_, body) = plots.split_vertically(top);
         let areas = body.split_evenly((panels.len(), 2));
         for (i, (kind, lines)) in panels.iter().enumerate() {
             draw_timeline_panel(
@@ -356,34 +363,37 @@ fn timeline_svg(d: &Data<'_>, side: &Side) -> Result<Option<String>, String> {
             )?;
             draw_timeline_panel(
                 &areas[2 * i + 1],
-                &format!("longest mmap_lock wait of a writer per sample, {kind} churn"),
-                "ns (log scale)",
+                &format!("longest mmap_lock wait of a writer, {kind} churn"),
+                "ns per 1 ms sample (log scale)",
                 lines,
                 &|s| s.writer_wait_max_ns.map(|v| v as f64),
             )?;
         }
         root.present().map_err(|e| e.to_string())?;
     }
-    Ok(Some(svg))
+    let mut strip = String::new();
+    {
+        let area = SVGBackend::with_string(&mut strip, (lw, h)).into_drawing_area();
+        draw_legend(&area, &legend)?;
+        area.present().map_err(|e| e.to_string())?;
+    }
+    Ok(Some(splice_legend(&svg, &strip, pw)))
 }
 
-/// Draw the latency and stalled-reader figures into `dir`; returns the files.
-pub fn draw(d: &Data<'_>, side: &Side) -> Result<Vec<(String, String)>, Error> {
+/// The latency figures of `d` (percentiles against threads, distributions),
+/// not drawn yet.
+pub(crate) fn figures(d: &Data<'_>, side: &Side) -> Vec<Figure> {
     let mut figs = against_threads(d);
     figs.extend(distributions(d, side));
     figs.retain(|f| !f.panels.is_empty());
-    let mut out = Vec::new();
-    for f in &figs {
-        let svg = f
-            .render()
-            .map_err(|e| Error(format!("drawing {}: {}", f.file, e.replace('\n', " "))))?;
-        out.push((f.file.clone(), svg));
-    }
+    figs
+}
+
+/// The stalled reader's timeline, drawn: (file name, SVG), None without
+/// stalled runs.
+pub(crate) fn stall_figure(d: &Data<'_>, side: &Side) -> Result<Option<(String, String)>, Error> {
     let file = "stall_timeline.svg";
-    if let Some(svg) = timeline_svg(d, side)
+    Ok(timeline_svg(d, side)
         .map_err(|e| Error(format!("drawing {file}: {}", e.replace('\n', " "))))?
-    {
-        out.push((file.to_string(), svg));
-    }
-    Ok(out)
+        .map(|svg| (file.to_string(), svg)))
 }

@@ -418,18 +418,123 @@ impl<'a> Data<'a> {
         self.points.iter()
     }
 
-    /// The label of a series.
+    /// The label of a series: the scheme (`linux (real kernel)` for the real
+    /// kernel), and ` @ host` when the rows come from several machines. The
+    /// setup of an origin is not in the label: figures are drawn per setup
+    /// ([`Data::setup_groups`]) and tables per origin.
     pub fn label(&self, host: &str, scheme: &str) -> String {
         let name = if scheme == "linux" {
             "linux (real kernel)".to_string()
         } else {
             scheme.to_string()
         };
-        if self.hosts.len() > 1 {
-            format!("{name} @ {host}")
+        let machines: BTreeSet<&str> = self.hosts.iter().map(|o| self.host_of(o)).collect();
+        if machines.len() > 1 {
+            format!("{name} @ {}", self.host_of(host))
         } else {
             name
         }
+    }
+
+    /// The origins in groups that ran one setup, each drawn as its own set of
+    /// figures: (what the group's setup is, its origins). An origin that is a
+    /// host alone (the host ran one setup per scheme) is in the group named
+    /// ""; a host's origins with several setups are a group each, and an
+    /// origin of the real kernel alone joins the group whose setup is its own
+    /// but the address spaces (the kernel always has one), so that the same
+    /// setup of several machines, and the real kernel beside the models, share
+    /// figures.
+    pub fn setup_groups(&self) -> Vec<(String, Vec<String>)> {
+        let describe = |o: &str| {
+            let host = self.host_of(o);
+            o.strip_prefix(host)
+                .map(str::trim)
+                .and_then(|r| r.strip_prefix('['))
+                .and_then(|r| r.strip_suffix(']'))
+                .unwrap_or("")
+                .to_string()
+        };
+        let but_mms = |k: &str| k.split_once(" mms, ").map_or(k, |(_, r)| r).to_string();
+        let kernel_only = |o: &str| {
+            self.setup
+                .keys()
+                .filter(|(x, _)| x == o)
+                .all(|(_, s)| s == "linux")
+        };
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        let (kernels, models): (Vec<&String>, Vec<&String>) =
+            self.hosts.iter().partition(|o| kernel_only(o));
+        for o in models {
+            let key = describe(o);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, os)) => os.push(o.clone()),
+                None => groups.push((key, vec![o.clone()])),
+            }
+        }
+        for o in kernels {
+            let key = describe(o);
+            match groups
+                .iter_mut()
+                .find(|(k, _)| *k == key || but_mms(k) == but_mms(&key))
+            {
+                Some((_, os)) => os.push(o.clone()),
+                None => groups.push((key, vec![o.clone()])),
+            }
+        }
+        groups
+    }
+
+    /// The same data restricted to `origins` (their points, schemes and axes;
+    /// every row, the stalled runs and the canaries kept).
+    pub fn only(&self, origins: &[String]) -> Data<'a> {
+        let points: BTreeMap<Key, Vec<&'a Row>> = self
+            .points
+            .iter()
+            .filter(|(k, _)| origins.contains(&k.host))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let schemes = self
+            .schemes
+            .iter()
+            .filter(|s| points.keys().any(|k| k.scheme == **s))
+            .cloned()
+            .collect();
+        let set =
+            |f: &dyn Fn(&Key) -> String| -> BTreeSet<String> { points.keys().map(f).collect() };
+        let mut skews: Vec<String> = set(&|k| k.skew.clone()).into_iter().collect();
+        skews.sort_by_key(|s| (s != "uniform", s.clone()));
+        let threads: BTreeSet<usize> = points.keys().map(|k| k.threads).collect();
+        let churn: BTreeSet<u64> = points.keys().map(|k| k.churn_milli).collect();
+        let hosts: Vec<String> = self
+            .hosts
+            .iter()
+            .filter(|h| origins.contains(h))
+            .cloned()
+            .collect();
+        let mut data = Data {
+            rows: self.rows,
+            stalled: self.stalled.clone(),
+            measured: self.measured.clone(),
+            points,
+            setup: self
+                .setup
+                .iter()
+                .filter(|((o, _), _)| origins.contains(o))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            host_of: self.host_of.clone(),
+            cores_of_host: self.cores_of_host.clone(),
+            hosts,
+            schemes,
+            threads: threads.into_iter().collect(),
+            churn: churn.into_iter().collect(),
+            skews,
+            cores: None,
+            canaries: self.canaries,
+            canary_threshold: self.canary_threshold,
+        };
+        data.cores = data.hosts.iter().filter_map(|o| data.cores_of(o)).min();
+        data
     }
 
     /// The largest thread count not above the cores (the busiest point that is
@@ -670,8 +775,32 @@ pub(crate) mod tests {
         assert_eq!(d.label("b", "typesafe"), "typesafe @ b");
         assert_eq!(
             d.label("a [1 mms, 1 slots]", "linux"),
-            "linux (real kernel) @ a [1 mms, 1 slots]"
+            "linux (real kernel) @ a"
         );
+        // Figures per setup: host a's model setups a group each, its real
+        // kernel beside the first whose setup is the same but the address
+        // spaces; b, a host alone, in the group "".
+        let group = |k: &str, os: &[&str]| {
+            (
+                k.to_string(),
+                os.iter().map(|o| o.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            d.setup_groups(),
+            [
+                group(
+                    "2 mms, 1 slots",
+                    &["a [2 mms, 1 slots]", "a [1 mms, 1 slots]"]
+                ),
+                group("8 mms, 1 slots", &["a [8 mms, 1 slots]"]),
+                group("", &["b"]),
+            ]
+        );
+        let only_b = d.only(&["b".to_string()]);
+        assert_eq!(only_b.schemes, ["typesafe"]);
+        assert_eq!(only_b.threads, [1, 4]);
+        assert_eq!(only_b.label("b", "typesafe"), "typesafe");
         assert_eq!(d.schemes, ["typesafe", "linux"]);
         assert_eq!(d.threads, [1, 4]);
 
