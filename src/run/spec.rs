@@ -550,7 +550,10 @@ mod tests {
             e.contains("--forks 25") && e.contains("--churn 50") && e.contains("--changes 30"),
             "{e}"
         );
-        assert_eq!(spec(ts, 50.0, 10.0, 30.0, 10.0).check(), Ok(()));
+        assert_eq!(spec(ts, 50.0, 10.0, 30.0, 9.0).check(), Ok(()));
+        // Exactly 100: no operation left for faults.
+        let e = spec(ts, 50.0, 10.0, 30.0, 10.0).check().unwrap_err().0;
+        assert!(e.contains("no operation left for faults"), "{e}");
         let linux = SchemeId::new(Policy::Linux, None).expect("a valid pair");
         for (changes, forks, flag) in [(1.0, 0.0, "--changes 1"), (0.0, 1.0, "--forks 1")] {
             let e = spec(linux, 0.0, 0.0, changes, forks).check().unwrap_err().0;
