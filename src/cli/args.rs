@@ -338,7 +338,7 @@ pub struct SweepArgs {
     /// Repetitions of every point, interleaved [default: 3].
     #[arg(long, value_name = "N", value_parser = whole(1, 1000), allow_negative_numbers = true)]
     pub reps: Option<u64>,
-    /// Measured seconds per run [default: 0.4].
+    /// Measured seconds per run [default: 0.3].
     #[arg(long, value_name = "SECS", value_parser = real(0.001, 3600.0),
           allow_negative_numbers = true)]
     pub duration: Option<f64>,

@@ -235,7 +235,7 @@ pub fn default_threads(cores: usize) -> Vec<usize> {
 impl Grid {
     /// The default sweep, five studies (the first four over the same threads:
     /// 1, 2 and doublings up to 4x the cores), 3 interleaved repetitions of
-    /// 0.4 s after 0.05 s of warm-up, 2 mms of 64 slots, every 256th operation
+    /// 0.3 s after 0.05 s of warm-up, 2 mms of 64 slots, every 256th operation
     /// timed:
     ///
     /// - `headline`: every scheme over the most kernel-like flavour, churn 0, 1
@@ -304,14 +304,14 @@ impl Grid {
             changes: 0.0,
             forks: 0.0,
             reps: 3,
-            duration: Duration::from_millis(400),
+            duration: Duration::from_millis(300),
             warmup: Duration::from_millis(50),
             layout: Layout { mms: 2, slots: 64 },
             settings: RcuSettings::default(),
             seed: 1,
             sample_every: DEFAULT_SAMPLE_EVERY,
             notes: scheme_note.into_iter().chain(rcu_note).collect(),
-            attempts: 3,
+            attempts: 2,
             canary: Some(CanaryPlan::default_for(cores)),
         }
     }
