@@ -50,18 +50,7 @@ pub fn bytes_label(v: f64) -> String {
 /// numbers are missing is left out).
 pub fn findings(d: &Data<'_>) -> Vec<String> {
     let mut out = Vec::new();
-    for host in &d.hosts {
-        let pre = if d.hosts.len() > 1 {
-            format!("On {host}: ")
-        } else {
-            String::new()
-        };
-        let first = out.len();
-        tail_findings(d, host, &mut out);
-        for f in &mut out[first..] {
-            f.insert_str(0, &pre);
-        }
-    }
+    d.per_host(&mut out, |host, out| tail_findings(d, host, out));
     out.extend(stall_findings(d));
     out
 }

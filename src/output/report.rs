@@ -150,18 +150,7 @@ pub fn findings(d: &Data<'_>) -> Vec<String> {
         ));
     }
     out.extend(canary_finding(d));
-    for host in &d.hosts {
-        let pre = if d.hosts.len() > 1 {
-            format!("On {host}: ")
-        } else {
-            String::new()
-        };
-        let first = out.len();
-        host_findings(d, host, &mut out);
-        for f in &mut out[first..] {
-            f.insert_str(0, &pre);
-        }
-    }
+    d.per_host(&mut out, |host, out| host_findings(d, host, out));
     let mut by_threads: std::collections::BTreeMap<usize, Vec<f64>> = Default::default();
     for (k, rs) in d.points() {
         if let Some(s) = summarize(rs, faults_per_sec).filter(|s| s.n > 1) {

@@ -387,6 +387,20 @@ impl<'a> Data<'a> {
         self.rows
     }
 
+    /// Append each origin's findings (`f` writes them) to `out`, each prefixed
+    /// with "On <origin>: " when the rows come from several.
+    pub fn per_host(&self, out: &mut Vec<String>, mut f: impl FnMut(&str, &mut Vec<String>)) {
+        for host in &self.hosts {
+            let first = out.len();
+            f(host, out);
+            if self.hosts.len() > 1 {
+                for s in &mut out[first..] {
+                    s.insert_str(0, &format!("On {host}: "));
+                }
+            }
+        }
+    }
+
     /// The rows that are measurements: those the points are made of.
     pub fn measured(&self) -> &[&'a Row] {
         &self.measured
