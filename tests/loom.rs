@@ -52,7 +52,8 @@
 //! Models 1 to 4 and 6 have broken twins, the same model with one mistake
 //! compiled in ([`Mistake`], the scheme's constant, as the twins of `typesafe`
 //! carry theirs): N5 (attach Relaxed) for 1, N4 (CAS without Acquire; checks
-//! before the CAS) for 2, N3 (detach without waiting) for 3, and a Relaxed
+//! before the CAS) and N16 (`mm_lock_seq` loaded Relaxed in the lock check) for
+//! 2, N3 (detach without waiting) for 3, and a Relaxed
 //! publish of the rebuilt leaf (`PublishRelaxed`) for 4 and 6. A twin passes
 //! only if loom finds the failure, so every run checks both directions.
 //!
@@ -142,6 +143,7 @@ twins! {
     ReadCasRelaxed: Mistake::ReadCasRelaxed,
     ChecksBeforeCas: Mistake::ChecksBeforeCas,
     PublishRelaxed: Mistake::PublishRelaxed,
+    MmSeqRelaxed: Mistake::MmSeqRelaxed,
 }
 
 /// An object kept until the end, with the callback that frees it then.
@@ -901,6 +903,17 @@ fn model2_twin_n4_checks_before_cas() {
     broken(
         "model2_twin_n4_checks_before_cas",
         write_lock_excludes_readers::<ChecksBeforeCas>,
+        "Causality violation",
+    );
+}
+
+/// N16: the lock check loads `mm_lock_seq` Relaxed, so a reader that sees
+/// the writer's `mmap_write_unlock` need not see the changes made under it.
+#[test]
+fn model2_twin_n16_mm_seq_relaxed() {
+    broken(
+        "model2_twin_n16_mm_seq_relaxed",
+        write_lock_excludes_readers::<MmSeqRelaxed>,
         "Causality violation",
     );
 }

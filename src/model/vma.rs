@@ -45,7 +45,7 @@ enum Entered {
 }
 
 /// A deliberate protocol mistake: the broken twins of `typesafe` carry one each,
-/// and the loom models' twins (`tests/loom.rs`) carry N3, N4, N5 and
+/// and the loom models' twins (`tests/loom.rs`) carry N3, N4, N5, N16 and
 /// `PublishRelaxed`.
 /// `None` is the correct protocol. Always a compile-time constant at the call site
 /// (an associated constant of the scheme, or a constant in a model), so every
@@ -103,6 +103,11 @@ pub enum Mistake {
     /// loads the new leaf need not see its fill (weak memory only; the loom
     /// twin of the node publish, taken by `Tree::store_with`).
     PublishRelaxed,
+    /// N16: the reader's lock check loads `mm_lock_seq` Relaxed instead of
+    /// Acquire, so a reader that sees the mm unlocked need not see what its
+    /// writer changed under the lock (weak memory only; fixed in "mm: fix memory
+    /// ordering for mm_lock_seq and vm_lock_seq", Linux 6.5).
+    MmSeqRelaxed,
 }
 
 /// A `vm_area_struct`: 192 bytes, three cache lines, as the kernel's object on
@@ -535,8 +540,15 @@ impl Vma {
             };
         }
         // Relaxed on lock_seq: ordered after the Acquire CAS. Acquire on mm_lock_seq:
-        // pairs with the Release store in `Mm::write_unlock`.
-        if self.lock_seq.load(Ordering::Relaxed) == mm_lock_seq.load(Ordering::Acquire) {
+        // pairs with the Release store in `MmapWriteGuard::drop` (mmap_write_unlock),
+        // so a reader that sees the mm unlocked sees what its writer changed.
+        // Relaxed only under `MmSeqRelaxed`: the N16 mistake itself.
+        let seq_order = if mistake == Mistake::MmSeqRelaxed {
+            Ordering::Relaxed
+        } else {
+            Ordering::Acquire
+        };
+        if self.lock_seq.load(Ordering::Relaxed) == mm_lock_seq.load(seq_order) {
             if !self.end_read_with(mistake) {
                 return StartRead::Abort(AbortReason::Underflow);
             }

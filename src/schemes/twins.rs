@@ -10,8 +10,8 @@
 //! [`Twin::visit`].
 //!
 //! Adding a twin is one [`Mistake`] variant (in `model/vma.rs`, where the protocol
-//! branches on it) and one row here. The mistakes with no row (N4, N5) show only
-//! under weak memory; the loom models take them.
+//! branches on it) and one row here. The mistakes with no row (N4, N5, N16,
+//! `PublishRelaxed`) show only under weak memory; the loom models take them.
 
 use crate::model::scheme::Visit;
 use crate::model::vma::Mistake;
