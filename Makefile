@@ -26,21 +26,17 @@ bench: setup
 loom:
 	RUSTFLAGS="--cfg vma_bench_loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --release --test loom
 
-# Instrumentation cost: leak, read-only, 2 s runs at 1 and 2 threads, three
-# builds alternating: release (counters, oracle, latency sampling every 256th
-# operation), unsampled (--cfg vma_bench_unsampled: the same without sampling)
-# and bare (--cfg vma_bench_bare: no counters, no oracle, no sampling), 3 runs
-# each. Columns: build, threads, faults, faults_per_sec, sample_every.
-# Sampling's cost is release against unsampled; the whole instrumentation's,
-# release against bare.
+# Instrumentation cost (scripts/overhead): leak, read-only, three builds:
+# release (counters, oracle, latency sampling every 256th operation), unsampled
+# (--cfg vma_bench_unsampled: the same without sampling) and bare (--cfg
+# vma_bench_bare: no counters, no oracle, no sampling). Instructions per fault
+# (callgrind), then throughput over alternating rounds: median ratio of each
+# build to unsampled at 1 and 2 threads (REPS, DURATION, THREADS override).
 overhead: setup
 	$(CARGO) build --release
 	RUSTFLAGS="--cfg vma_bench_unsampled" CARGO_TARGET_DIR=target/unsampled $(CARGO) build --release
 	RUSTFLAGS="--cfg vma_bench_bare" CARGO_TARGET_DIR=target/bare $(CARGO) build --release
-	for i in 1 2 3; do for t in 1 2; do for b in target/release target/unsampled/release target/bare/release; do \
-	  $$b/vma-bench run --scheme leak --threads $$t --duration 2 2>/dev/null \
-	    | scripts/columns threads,faults,faults_per_sec,sample_every | sed "s|^|$$b,|"; \
-	done; done; done
+	scripts/overhead
 
 # Instructions per fault of every correct scheme, 1 thread, read-only, counted by
 # callgrind (independent of the machine's load): the difference between runs of

@@ -34,7 +34,7 @@ use vma_bench::rcu::Rcu;
 use vma_bench::schemes::rcu::{Correct, Variant};
 use vma_bench::schemes::twins::{
     ChangeUnlocked, DetachNoWait, ForkUnlocked, FreeAttached, FreeResetsSeq, MmUnpinned,
-    NoAddrCheck, PutOnRetry, SeqOfVmaMm,
+    NoAddrCheck, PutOnRetry, SeqOfVmaMm, StaleRetry,
 };
 use vma_bench::schemes::Typesafe;
 use vma_bench::{Layout, MapKind, Space};
@@ -53,6 +53,7 @@ every_flavour!(
     n7_lock_check_against_the_vmas_own_mm,
     n14_change_without_write_lock,
     n15_fork_without_write_locks,
+    n17_retry_from_a_stale_position,
 );
 
 /// `typesafe` (or its twin `V`) over the flavour `R`.
@@ -685,5 +686,54 @@ fn n15_fork_without_write_locks<R: Rcu>() {
         (w.forks, w.fork_copies, w.wrong),
         (1, slots, 1),
         "N15 twin must copy the VMA torn: {w:?}"
+    );
+}
+
+/// N17 (the Nov 2025 syzbot use-after-free): the VMA the reader found is
+/// unmapped and its range mapped again (by another VMA) before the reader's
+/// CAS. Each store
+/// rebuilds the index's leaf (null next to a gap, then a split of the gap), so
+/// the leaf the reader's walk ended in is out of the tree and handed to
+/// `call_rcu`. The reader misses and leaves its read section. Correct: the
+/// retry walks from the root and locks the new mapping. Twin: the retry walks
+/// on from the kept leaf, which no read section holds back any more: a
+/// use-after-free, counted in `errors` (the walk then starts from the root, so
+/// the answer itself is right).
+fn stale_position<R: Rcu, V: Variant>() -> (Totals, Totals) {
+    let sp = space::<R, V>();
+    let x: *const Vma = found(&sp);
+    let wc = Counters::default();
+    let (mut remapped, mut retried) = (false, false);
+    let t = fault(&sp, |p| match p {
+        Point::Found if !remapped => {
+            remapped = true;
+            // Two writers' handles, so the map does not take `x` back from the
+            // unmap's sheaf: `x` stays detached for the reader's CAS.
+            let (mut unmapper, mut mapper) = (sp.handle(1), sp.handle(2));
+            assert!(sp.unmap(&mut unmapper, 0, SLOT, &wc), "the slot was mapped");
+            assert!(sp.map(&mut mapper, 0, SLOT, &wc), "the slot was unmapped");
+            assert_ne!(sp.current(0, SLOT), x, "a new VMA");
+        }
+        Point::Retry => retried = true,
+        _ => {}
+    });
+    assert!(remapped && retried, "the schedule ran");
+    (t, wc.snapshot())
+}
+
+fn n17_retry_from_a_stale_position<R: Rcu>() {
+    let (t, w) = stale_position::<R, Correct>();
+    assert_missed_then_locked(t);
+    assert_eq!(
+        (w.unmaps, w.maps, w.nodes_replaced),
+        (1, 1, 2),
+        "two leaf rebuilds: {w:?}"
+    );
+    let (t, w) = stale_position::<R, StaleRetry>();
+    assert_eq!(w.nodes_replaced, 2, "{w:?}");
+    assert_eq!(
+        (t.lock_miss, t.lock_success, t.wrong, t.errors),
+        (1, 1, 0, 1),
+        "N17 twin must walk from the freed leaf once: {t:?}"
     );
 }

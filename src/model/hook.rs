@@ -10,6 +10,10 @@ pub enum Point {
     BeforeCas,
     /// The reference is taken; validation comes next.
     Locked,
+    /// The reader found its VMA detached and left its read section
+    /// (`vma_start_read` drops the RCU read lock on failure); it enters a new
+    /// section and walks again next.
+    Retry,
     /// The reader dropped its reference on a VMA of another mm; waking that mm's
     /// writer comes next.
     Put,

@@ -48,7 +48,7 @@ use std::mem::offset_of;
 
 use crate::model::slab::{free_after_gp, SlabObject};
 use crate::rcu::{Deferrable, RcuHead};
-use crate::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use crate::sync::atomic::{fence, AtomicPtr, AtomicU64, Ordering};
 
 /// Slots per node (`MAPLE_RANGE64_SLOTS`).
 pub const SLOTS: usize = 16;
@@ -64,6 +64,14 @@ const LEAF: u64 = 1 << 5;
 /// `meta`: the node was replaced (`mte_set_node_dead`); only a stale reader
 /// can still be in it.
 const DEAD: u64 = 1 << 6;
+/// `meta`: the node was handed to its scheme's free path (`ma_free_rcu`);
+/// set only where a twin's detector reads it ([`Node::mark_queued`]).
+const QUEUED: u64 = 1 << 7;
+/// `meta`: the node's generation, above this bit: one more at each
+/// [`Node::fill`], so a position kept from an earlier fill is seen stale
+/// ([`Position`]). The kernel's node has no such field; it is the model's
+/// detector of a reused node.
+const GEN_SHIFT: u32 = 8;
 
 /// A tree node: 15 pivots, 16 slots, its metadata, and the `rcu_head` it
 /// lends to `call_rcu` when it is freed: 272 bytes (the kernel's 256-byte
@@ -75,7 +83,8 @@ pub struct Node {
     pivots: [AtomicU64; PIVOTS],
     /// Children (internal node) or VMAs and gaps (leaf).
     slots: [AtomicPtr<u8>; SLOTS],
-    /// Slot count, [`LEAF`], [`DEAD`].
+    /// Slot count, [`LEAF`], [`DEAD`], [`QUEUED`], and the generation above
+    /// [`GEN_SHIFT`].
     meta: AtomicU64,
     /// Lent to `call_rcu` while the node waits for its grace period.
     head: RcuHead,
@@ -110,6 +119,16 @@ impl Node {
         self.meta.load(Ordering::Acquire) & DEAD != 0
     }
 
+    /// Mark the node handed to its scheme's free path: a reader that finds it
+    /// marked outside any read section knows no section holds back its free.
+    /// The caller owns the node (out of the tree, before `call_rcu`).
+    pub fn mark_queued(&self) {
+        // Relaxed: a witness for the stale-position detector only, read with
+        // no ordering either (`Position::unprotected`): seeing it at all means
+        // the free path took the node before the load.
+        self.meta.fetch_or(QUEUED, Ordering::Relaxed);
+    }
+
     /// The slot covering `addr` (the node is known to cover it), given `meta`.
     #[inline]
     fn slot_of(&self, addr: u64, meta: u64) -> usize {
@@ -124,9 +143,19 @@ impl Node {
         i
     }
 
-    /// Fill an unpublished node with `entries` (`(last, pointer)`, in order).
+    /// Fill an unpublished node with `entries` (`(last, pointer)`, in order),
+    /// as the next generation of its memory.
     fn fill(&self, entries: &[(u64, *mut u8)], leaf: bool) {
         debug_assert!(!entries.is_empty() && entries.len() <= SLOTS);
+        // The new generation first, with no slots: a seqlock's write side. A
+        // stale reader (only a twin has one: `Tree::walk_from`) that reads a
+        // slot stored below reads this generation after its Acquire fence.
+        // Relaxed load: the owner's own memory (the cache handed it over).
+        let gen = (self.meta.load(Ordering::Relaxed) >> GEN_SHIFT).wrapping_add(1) << GEN_SHIFT;
+        // Relaxed: ordered before the slot stores by the Release fence below.
+        self.meta.store(gen, Ordering::Relaxed);
+        // Release fence: pairs with the Acquire fence in `Tree::walk_from`.
+        fence(Ordering::Release);
         // Relaxed (all stores): the node is not reachable yet; the Release store
         // that publishes it orders these before any reader's Acquire load of it.
         for (i, &(last, p)) in entries.iter().enumerate() {
@@ -140,7 +169,7 @@ impl Node {
         }
         let kind = if leaf { LEAF } else { 0 };
         self.meta
-            .store(entries.len() as u64 | kind, Ordering::Relaxed);
+            .store(gen | entries.len() as u64 | kind, Ordering::Relaxed);
     }
 }
 
@@ -286,6 +315,40 @@ pub enum Stored {
     Rebuilt(NonNull<Node>),
 }
 
+/// Where a walk ended: the leaf (the maple state's node) and the generation
+/// of its memory then. Valid only inside the read section of that walk; a
+/// reader that keeps it past the section's end (`typesafe-stale-retry`) can
+/// tell afterwards, without reading freed contents, whether the free path
+/// took the leaf or its memory was reused ([`Self::unprotected`],
+/// [`Tree::walk_from`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    leaf: NonNull<Node>,
+    gen: u64,
+}
+
+impl Position {
+    /// Read outside any read section: whether the leaf was handed to its
+    /// free path ([`Node::mark_queued`]) or its memory filled again. Either
+    /// way no read section begun after this holds back its free: a walk from
+    /// it is a use-after-free (what KASAN reports when the free did happen).
+    ///
+    /// # Safety
+    /// As for [`Tree::walk_from`].
+    pub unsafe fn unprotected(&self) -> bool {
+        // SAFETY: the caller's promise.
+        let n = unsafe { self.leaf.as_ref() };
+        // Relaxed: see `Node::mark_queued`; and a new generation seen early
+        // or late only moves the verdict to `walk_from`'s check.
+        let meta = n.meta.load(Ordering::Relaxed);
+        meta & QUEUED != 0 || meta >> GEN_SHIFT != self.gen
+    }
+}
+
+/// [`Tree::walk_from`] found the leaf's memory filled again.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Reused;
+
 /// One entry of a leaf as a writer sees it: `[lo, hi]` and its pointer.
 #[derive(Copy, Clone)]
 struct Span {
@@ -381,8 +444,19 @@ impl Tree {
     /// failed).
     #[inline]
     pub fn walk<P: Protect>(&self, addr: u64, p: &mut P) -> Option<*mut Vma> {
+        self.walk_at(addr, p).map(|(e, _)| e)
+    }
+
+    /// [`Self::walk`], and where it ended: the leaf and its generation (the
+    /// maple state's node), None outside the tree.
+    #[inline]
+    pub fn walk_at<P: Protect>(
+        &self,
+        addr: u64,
+        p: &mut P,
+    ) -> Option<(*mut Vma, Option<Position>)> {
         if addr < self.min || addr > self.max {
-            return Some(std::ptr::null_mut());
+            return Some((std::ptr::null_mut(), None));
         }
         let mut node = p.node(&self.root, None, 0)?;
         let mut depth = 0;
@@ -394,11 +468,56 @@ impl Tree {
             let meta = n.meta.load(Ordering::Relaxed);
             let i = n.slot_of(addr, meta);
             if meta & LEAF != 0 {
-                return p.entry(&n.slots[i], n).map(|e| e.cast::<Vma>());
+                let e = p.entry(&n.slots[i], n)?.cast::<Vma>();
+                let at = Position {
+                    leaf: NonNull::from(n),
+                    gen: meta >> GEN_SHIFT,
+                };
+                return Some((e, Some(at)));
             }
             depth += 1;
             node = p.node(&n.slots[i], Some(n), depth)?;
         }
+    }
+
+    /// A walk that starts from `at`, a leaf an earlier walk ended in, instead
+    /// of from the root: what a retry does with a maple state kept across
+    /// `rcu_read_unlock()` (the bug the `typesafe-stale-retry` twin compiles
+    /// in). `Err(Reused)`: the leaf's memory was filled again since (freed and
+    /// reused), read as a seqlock reader does, so nothing read from the new
+    /// contents is returned. None: as for [`Self::walk`].
+    ///
+    /// # Safety
+    /// `at.leaf`'s memory is still a `Node` (its cache gives no slab back
+    /// while the caller may hold a position: see `Space`), and `addr` is the
+    /// address the earlier walk went to.
+    #[inline]
+    pub unsafe fn walk_from<P: Protect>(
+        &self,
+        at: Position,
+        addr: u64,
+        p: &mut P,
+    ) -> Option<Result<*mut Vma, Reused>> {
+        // SAFETY: the caller's promise: a `Node`, all atomics but its
+        // `rcu_head`, which is not read here.
+        let n = unsafe { at.leaf.as_ref() };
+        // Acquire: pairs with the Release store that published the leaf
+        // (through the earlier walk's Acquire load of its pointer).
+        let meta = n.meta.load(Ordering::Acquire);
+        if meta >> GEN_SHIFT != at.gen {
+            return Some(Err(Reused));
+        }
+        let i = n.slot_of(addr, meta);
+        let e = p.entry(&n.slots[i], n)?;
+        // Acquire fence: pairs with the Release fence in `Node::fill`: if the
+        // entry came from a later fill, the generation read below is that
+        // fill's or later.
+        fence(Ordering::Acquire);
+        // Relaxed: ordered by the fence above.
+        if n.meta.load(Ordering::Relaxed) >> GEN_SHIFT != at.gen {
+            return Some(Err(Reused));
+        }
+        Some(Ok(e.cast()))
     }
 
     /// The entry covering `addr`, for a caller holding `mmap_lock`.
@@ -780,6 +899,45 @@ mod tests {
             // SAFETY: leaked by `vma`; no tree is used any more.
             drop(unsafe { Box::from_raw(v) });
         }
+    }
+
+    /// A position kept past its walk: the leaf's stale contents while it is
+    /// only dead, unprotected once its free path takes it, and never read
+    /// again once its memory is filled anew (the stale-retry twin's detector).
+    #[test]
+    fn a_kept_position_tells_a_queued_or_reused_leaf() {
+        let s = shape(8);
+        let vmas: Vec<_> = (0..8).map(vma).collect();
+        let mut arena = Arena::default();
+        let t = Tree::build(s, |k| vmas[k], &mut || arena.alloc());
+        let (lo, hi) = s.vma_range(3);
+        let (e, at) = t.walk_at(lo, &mut RcuWalk).expect("no retry");
+        let at = at.expect("inside the tree");
+        assert_eq!(e, vmas[3]);
+        // SAFETY: the arena keeps every node, a `Node`, until the test ends.
+        let unprotected = || unsafe { at.unprotected() };
+        // SAFETY: as above; `lo` is the address of the walk that ended at `at`.
+        let walk_from = || unsafe { t.walk_from(at, lo, &mut RcuWalk) };
+        assert!(!unprotected());
+        let Stored::Rebuilt(old) = t.store(lo, hi, std::ptr::null_mut(), || arena.alloc()) else {
+            panic!("an unmap next to a gap rebuilds the leaf");
+        };
+        assert_eq!(
+            t.walk(lo, &mut RcuWalk),
+            Some(std::ptr::null_mut()),
+            "unmapped"
+        );
+        // Dead, not yet handed to a free path: the old contents.
+        assert!(!unprotected());
+        assert_eq!(walk_from(), Some(Ok(vmas[3])));
+        // SAFETY: out of the tree, owned here, kept by the arena.
+        let old = unsafe { old.as_ref() };
+        old.mark_queued();
+        assert!(unprotected());
+        // Freed and filled again by a new owner: never read as the old leaf.
+        old.fill(&[(hi, vmas[5].cast())], true);
+        assert!(unprotected());
+        assert_eq!(walk_from(), Some(Err(Reused)));
     }
 
     /// Readers walk under RCU-style loads while a writer unmaps and maps: every

@@ -16,7 +16,7 @@ use crate::clock::{Stopwatch, Untimed};
 use crate::model::counters::Counters;
 use crate::model::gp::{GpLatency, GpProbes, PROBE_EVERY};
 use crate::model::hook::{Hook, NoHook, Point};
-use crate::model::index::{Node, Stored, Tree};
+use crate::model::index::{Node, Position, Protect, Stored, Tree};
 use crate::model::mm::{Layout, MapKind, Mm, MmapWriteGuard};
 use crate::model::page::{PageAllocator, PageStats};
 use crate::model::scheme::{Free, Scheme};
@@ -191,9 +191,21 @@ impl<S: Scheme, H> Space<S, H> {
             "validated by the caller"
         );
         let pages = Arc::new(PageAllocator::new());
-        let vmas: KmemCache<Vma> =
-            KmemCache::new(pages.clone(), CacheConfig::SLUB.typesafe(S::TYPESAFE));
-        let nodes: KmemCache<Node> = KmemCache::new(pages, CacheConfig::SLUB);
+        // The stale-retry twin reads nodes (and, through them, VMAs) that may
+        // have been freed: its caches keep their empty slabs, so that memory
+        // stays a `Node` or a `Vma` (all atomics) and a use-after-free is
+        // counted (`Position`), not undefined. Every other scheme: SLUB's
+        // settings.
+        let config = if S::MISTAKE == Mistake::StaleRetry {
+            CacheConfig {
+                min_partial: usize::MAX,
+                ..CacheConfig::SLUB
+            }
+        } else {
+            CacheConfig::SLUB
+        };
+        let vmas: KmemCache<Vma> = KmemCache::new(pages.clone(), config.typesafe(S::TYPESAFE));
+        let nodes: KmemCache<Node> = KmemCache::new(pages, config);
         let mms = {
             let mut vs = vmas.sheaves();
             let mut ns = nodes.sheaves();
@@ -314,7 +326,8 @@ impl<S: Scheme, H> Space<S, H> {
 
     /// `lock_vma_under_rcu(mm, addr)`: find, read-lock and validate the VMA for
     /// `addr` without the mm lock. A VMA found detached counts a miss and is looked
-    /// up again; any other failure counts an abort.
+    /// up again, in a new read section and from the index's root; any other
+    /// failure counts an abort.
     pub fn lock_vma_under_rcu<'a, 'r, H2: Hook>(
         &'a self,
         h: &mut Handle<'a, S, H2>,
@@ -342,9 +355,12 @@ impl<S: Scheme, H> Space<S, H> {
     {
         let mut section = self.scheme.enter(&mut h.local);
         let mut misses = 0u32;
+        // Where the last walk ended, kept across the sections only by the
+        // stale-retry twin (N17).
+        let mut kept: Option<Position> = None;
         let result = loop {
             // `mas_walk`; None: a hazard pointer's validation failed, walk again.
-            let Some(found) = m.tree.walk(addr, &mut section) else {
+            let Some((found, at)) = self.walk(m, addr, &mut section, kept.take(), c) else {
                 continue;
             };
             let Some(ptr) = NonNull::new(found) else {
@@ -374,6 +390,17 @@ impl<S: Scheme, H> Space<S, H> {
                             break Err(AbortReason::GaveUp);
                         }
                     }
+                    // `vma_start_read` drops the RCU read lock on failure ("mm:
+                    // change vma_start_read() to drop RCU lock on failure"), and
+                    // the retry takes it again and walks from the root
+                    // (`mas_set`): nothing read in the old section is kept.
+                    self.scheme.leave(&mut h.local, section);
+                    h.hook.at(Point::Retry);
+                    if S::MISTAKE == Mistake::StaleRetry {
+                        // N17, the mistake itself: the maple state is kept.
+                        kept = at;
+                    }
+                    section = self.scheme.enter(&mut h.local);
                     continue;
                 }
                 StartRead::Abort(why) => break Err(why),
@@ -400,6 +427,39 @@ impl<S: Scheme, H> Space<S, H> {
             }
         }
         result
+    }
+
+    /// `mas_walk` in `m`'s index from the root, or, for the stale-retry twin
+    /// only, from `kept`, the leaf the reader's walk in an earlier section
+    /// ended in. A walk from a leaf that no section holds back (its free path
+    /// took it, or its memory was reused) is the twin's use-after-free: counted
+    /// in `errors`, and the walk starts from the root instead, so nothing read
+    /// from freed memory is used. Returns the entry and where the walk ended;
+    /// None as for [`Tree::walk`].
+    #[inline]
+    fn walk<P: Protect>(
+        &self,
+        m: &Mm,
+        addr: u64,
+        section: &mut P,
+        kept: Option<Position>,
+        c: &Counters,
+    ) -> Option<(*mut Vma, Option<Position>)> {
+        if S::MISTAKE == Mistake::StaleRetry {
+            if let Some(at) = kept {
+                // SAFETY: the twin's caches give no slab back (`with_hook`), so
+                // the leaf's memory is still a `Node`; `addr` is the address of
+                // the walk that ended there.
+                let freed = unsafe { at.unprotected() };
+                // SAFETY: as above.
+                match (!freed).then(|| unsafe { m.tree.walk_from(at, addr, section) }) {
+                    Some(Some(Ok(e))) => return Some((e, Some(at))),
+                    Some(None) => return None,
+                    Some(Some(Err(_))) | None => c.errors.inc(),
+                }
+            }
+        }
+        m.tree.walk_at(addr, section)
     }
 
     /// A reader parked inside its read section: enter the scheme's section,
@@ -659,6 +719,10 @@ impl<S: Scheme, H> Space<S, H> {
         c: &Counters,
     ) {
         c.nodes_replaced.inc();
+        if S::MISTAKE == Mistake::StaleRetry {
+            // SAFETY: the caller's promise: out of the tree, not yet freed.
+            unsafe { node.as_ref() }.mark_queued();
+        }
         // SAFETY: the caller's promise.
         unsafe { self.release_node(h, node, c) };
     }

@@ -103,6 +103,12 @@ pub enum Mistake {
     /// loads the new leaf need not see its fill (weak memory only; the loom
     /// twin of the node publish, taken by `Tree::store_with`).
     PublishRelaxed,
+    /// N17: after a miss, `lock_vma_under_rcu` retries its walk from the leaf
+    /// its last walk ended in (a maple state kept across `rcu_read_unlock()`)
+    /// instead of from the root, and so reads a node whose free no read
+    /// section holds back (found by syzbot, KASAN use-after-free; fixed in
+    /// Nov 2025 by resetting the maple state on retry).
+    StaleRetry,
     /// N16: the reader's lock check loads `mm_lock_seq` Relaxed instead of
     /// Acquire, so a reader that sees the mm unlocked need not see what its
     /// writer changed under the lock (weak memory only; fixed in "mm: fix memory

@@ -169,6 +169,13 @@ twins! {
         what: "fork copies the parent's VMAs without write-locking them (needs --forks)",
         found_by: "Jiri Slaby, Holger Hoffstätte, Jacob Young: Linux 6.4 memory corruption (bugzilla 217624)",
     }
+    StaleRetry {
+        mistake: Mistake::StaleRetry,
+        name: "typesafe-stale-retry",
+        bug: "N17",
+        what: "after a miss, the retry walks on from the leaf kept from the last read section, not from the root (needs --churn-kind unmap-map)",
+        found_by: "syzbot, Nov 2025 (KASAN use-after-free); fixed by Liam R. Howlett: reset the maple state on retry",
+    }
     ChangeUnlocked {
         mistake: Mistake::ChangeUnlocked,
         name: "typesafe-change-unlocked",
