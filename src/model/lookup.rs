@@ -195,7 +195,11 @@ impl<S: Scheme, H: Hook + Clone + Sync> VmaLookup for Space<S, H> {
     fn handle(&self, thread: usize) -> Handle<'_, S, H> {
         Space::handle(self, thread)
     }
-    #[inline]
+    // Always (as `Space::fault` and `Space::lock_in`): the driver's loop calls
+    // the fault path twice (untimed, and in the sampled branch), and LLVM then
+    // kept it out of line: 30 instructions per fault dearer than a build
+    // without sampling (`make overhead`).
+    #[inline(always)]
     fn fault<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, addr: u64, c: &Counters) {
         Space::fault(self, h, mm, addr, c);
     }

@@ -342,7 +342,8 @@ impl<S: Scheme, H> Space<S, H> {
     }
 
     /// [`Self::lock_vma_under_rcu`] in `m`.
-    #[inline]
+    // Always: see `VmaLookup::fault` for `Space`.
+    #[inline(always)]
     fn lock_in<'a, 'r, H2: Hook>(
         &'a self,
         h: &mut Handle<'a, S, H2>,
@@ -547,7 +548,8 @@ impl<S: Scheme, H> Space<S, H> {
     /// The fault body checks its answer and counts a wrong one; an address with
     /// no mapping (between a munmap and its mmap) is answered "no mapping" under
     /// `mmap_lock`, as SIGSEGV, and counted in `segv`, never as a fault served.
-    #[inline]
+    // Always: see `VmaLookup::fault` for `Space`.
+    #[inline(always)]
     pub fn fault<'a, H2: Hook>(
         &'a self,
         h: &mut Handle<'a, S, H2>,

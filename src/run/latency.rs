@@ -106,7 +106,10 @@ impl Latency {
 
     /// Record one sample of `op`, `ns` nanoseconds (0 is recorded as 1, above
     /// a minute as a minute).
-    #[inline]
+    // Out of line and cold: taken once in N operations; the worker's loop
+    // keeps only a call.
+    #[cold]
+    #[inline(never)]
     pub fn record(&mut self, op: Op, ns: u64) {
         self.hists[op as usize].saturating_record(ns.clamp(1, HIGHEST_NS));
     }
