@@ -176,7 +176,7 @@ unsafe fn reclaim_erased<T: Deferrable>(p: NonNull<u8>) {
 struct Model<V> {
     /// Objects handed to `defer`, reclaimed when the scheme drops.
     kept: Mutex<Vec<Kept>>,
-    /// What each walk loaded, in order (a section walks again after a miss).
+    /// What each walk loaded, in order (a reader walks again, in a new section, after a miss).
     walks: Mutex<Vec<Vec<Load>>>,
     /// Levels of the index: a walk never loads a node below them.
     depth: usize,

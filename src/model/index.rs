@@ -119,13 +119,16 @@ impl Node {
         self.meta.load(Ordering::Acquire) & DEAD != 0
     }
 
-    /// Mark the node handed to its scheme's free path: a reader that finds it
-    /// marked outside any read section knows no section holds back its free.
-    /// The caller owns the node (out of the tree, before `call_rcu`).
+    /// Mark the node handed to its scheme's free path. A reader that sees the
+    /// mark between two of its read sections knows the later section does not
+    /// hold back the free (a flavour waits only for sections begun before the
+    /// `call_rcu`). The caller owns the node (out of the tree, before
+    /// `call_rcu`).
     pub fn mark_queued(&self) {
-        // Relaxed: a witness for the stale-position detector only, read with
-        // no ordering either (`Position::unprotected`): seeing it at all means
-        // the free path took the node before the load.
+        // Relaxed: a witness for the stale-position detector only. Seeing it
+        // at all means the free path took the node before the load (modification
+        // order); not seeing it, that the verdict is left to the generation
+        // check in `Tree::walk_from`.
         self.meta.fetch_or(QUEUED, Ordering::Relaxed);
     }
 
@@ -156,8 +159,10 @@ impl Node {
         self.meta.store(gen, Ordering::Relaxed);
         // Release fence: pairs with the Acquire fence in `Tree::walk_from`.
         fence(Ordering::Release);
-        // Relaxed (all stores): the node is not reachable yet; the Release store
-        // that publishes it orders these before any reader's Acquire load of it.
+        // Relaxed (all stores): the node is not reachable from the tree yet;
+        // the Release store that publishes it orders these before any reader's
+        // Acquire load of it (a stale reader of an earlier generation, the
+        // twin's, reads them only as the seqlock above allows).
         for (i, &(last, p)) in entries.iter().enumerate() {
             if i < PIVOTS {
                 self.pivots[i].store(last, Ordering::Relaxed);
@@ -318,8 +323,8 @@ pub enum Stored {
 /// Where a walk ended: the leaf (the maple state's node) and the generation
 /// of its memory then. Valid only inside the read section of that walk; a
 /// reader that keeps it past the section's end (`typesafe-stale-retry`) can
-/// tell afterwards, without reading freed contents, whether the free path
-/// took the leaf or its memory was reused ([`Self::unprotected`],
+/// tell afterwards, reading only the leaf's metadata word, whether the free
+/// path took the leaf or its memory was reused ([`Self::unprotected`],
 /// [`Tree::walk_from`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Position {
@@ -328,10 +333,11 @@ pub struct Position {
 }
 
 impl Position {
-    /// Read outside any read section: whether the leaf was handed to its
+    /// Read between two read sections: whether the leaf was handed to its
     /// free path ([`Node::mark_queued`]) or its memory filled again. Either
-    /// way no read section begun after this holds back its free: a walk from
-    /// it is a use-after-free (what KASAN reports when the free did happen).
+    /// way the next read section does not hold back its free (where a grace
+    /// period can end between sections): a walk from it is a use-after-free
+    /// (what KASAN reports when the free did happen in time).
     ///
     /// # Safety
     /// As for [`Tree::walk_from`].
@@ -345,9 +351,16 @@ impl Position {
     }
 }
 
-/// [`Tree::walk_from`] found the leaf's memory filled again.
+/// Why [`Tree::walk_from`] did not walk on from its leaf.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Reused;
+pub enum Stale {
+    /// The leaf was replaced (`ma_dead_node`): the maple tree's walk starts
+    /// again from the root, as any RCU walk that meets a dead node does.
+    Dead,
+    /// The leaf's memory was filled again: it was freed while the reader
+    /// held its position, and the metadata just read was freed memory.
+    Reused,
+}
 
 /// One entry of a leaf as a writer sees it: `[lo, hi]` and its pointer.
 #[derive(Copy, Clone)]
@@ -483,9 +496,11 @@ impl Tree {
     /// A walk that starts from `at`, a leaf an earlier walk ended in, instead
     /// of from the root: what a retry does with a maple state kept across
     /// `rcu_read_unlock()` (the bug the `typesafe-stale-retry` twin compiles
-    /// in). `Err(Reused)`: the leaf's memory was filled again since (freed and
-    /// reused), read as a seqlock reader does, so nothing read from the new
-    /// contents is returned. None: as for [`Self::walk`].
+    /// in). `Err(Stale::Dead)`: the leaf was replaced, and the walk must start
+    /// again from the root, as the maple tree's does when it meets a dead node.
+    /// `Err(Stale::Reused)`: the leaf's memory was filled again since (freed
+    /// and reused), read as a seqlock reader does, so nothing read from the
+    /// new contents is returned. None: as for [`Self::walk`].
     ///
     /// # Safety
     /// `at.leaf`'s memory is still a `Node` (its cache gives no slab back
@@ -497,25 +512,30 @@ impl Tree {
         at: Position,
         addr: u64,
         p: &mut P,
-    ) -> Option<Result<*mut Vma, Reused>> {
+    ) -> Option<Result<*mut Vma, Stale>> {
         // SAFETY: the caller's promise: a `Node`, all atomics but its
         // `rcu_head`, which is not read here.
         let n = unsafe { at.leaf.as_ref() };
-        // Acquire: pairs with the Release store that published the leaf
-        // (through the earlier walk's Acquire load of its pointer).
-        let meta = n.meta.load(Ordering::Acquire);
+        // Relaxed: this thread synchronised with the fill of `at.gen` in its
+        // earlier walk; any other generation is compared away, unused.
+        let meta = n.meta.load(Ordering::Relaxed);
         if meta >> GEN_SHIFT != at.gen {
-            return Some(Err(Reused));
+            return Some(Err(Stale::Reused));
+        }
+        if meta & DEAD != 0 {
+            return Some(Err(Stale::Dead));
         }
         let i = n.slot_of(addr, meta);
         let e = p.entry(&n.slots[i], n)?;
-        // Acquire fence: pairs with the Release fence in `Node::fill`: if the
-        // entry came from a later fill, the generation read below is that
+        // Acquire fence: pairs with the Release fence in `Node::fill` (and with
+        // any later Release store the loads above read, such as an exact fit's
+        // store into the slot in the node's next life): if they read anything
+        // written after a later fill began, the generation read below is that
         // fill's or later.
         fence(Ordering::Acquire);
         // Relaxed: ordered by the fence above.
         if n.meta.load(Ordering::Relaxed) >> GEN_SHIFT != at.gen {
-            return Some(Err(Reused));
+            return Some(Err(Stale::Reused));
         }
         Some(Ok(e.cast()))
     }
@@ -919,6 +939,7 @@ mod tests {
         // SAFETY: as above; `lo` is the address of the walk that ended at `at`.
         let walk_from = || unsafe { t.walk_from(at, lo, &mut RcuWalk) };
         assert!(!unprotected());
+        assert_eq!(walk_from(), Some(Ok(vmas[3])), "live: walked on");
         let Stored::Rebuilt(old) = t.store(lo, hi, std::ptr::null_mut(), || arena.alloc()) else {
             panic!("an unmap next to a gap rebuilds the leaf");
         };
@@ -927,9 +948,10 @@ mod tests {
             Some(std::ptr::null_mut()),
             "unmapped"
         );
-        // Dead, not yet handed to a free path: the old contents.
+        // Dead, not yet handed to a free path: seen dead, as the maple tree's
+        // walk sees it (and starts again from the root).
         assert!(!unprotected());
-        assert_eq!(walk_from(), Some(Ok(vmas[3])));
+        assert_eq!(walk_from(), Some(Err(Stale::Dead)));
         // SAFETY: out of the tree, owned here, kept by the arena.
         let old = unsafe { old.as_ref() };
         old.mark_queued();
@@ -937,7 +959,7 @@ mod tests {
         // Freed and filled again by a new owner: never read as the old leaf.
         old.fill(&[(hi, vmas[5].cast())], true);
         assert!(unprotected());
-        assert_eq!(walk_from(), Some(Err(Reused)));
+        assert_eq!(walk_from(), Some(Err(Stale::Reused)));
     }
 
     /// Readers walk under RCU-style loads while a writer unmaps and maps: every

@@ -59,6 +59,10 @@ pub unsafe trait Scheme: Send + Sync + Sized + 'static {
     const MISTAKE: Mistake = Mistake::None;
     /// Whether the VMA cache is SLAB_TYPESAFE_BY_RCU.
     const TYPESAFE: bool = false;
+    /// Whether a grace period may end between two read sections of a thread
+    /// ([`crate::rcu::Rcu::GP_BETWEEN_SECTIONS`]; true where sections are
+    /// not RCU's).
+    const GP_BETWEEN_SECTIONS: bool = true;
     /// What happens to a removed VMA.
     const VMA_FREE: Free;
     /// What happens to a replaced index node.

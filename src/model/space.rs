@@ -16,7 +16,7 @@ use crate::clock::{Stopwatch, Untimed};
 use crate::model::counters::Counters;
 use crate::model::gp::{GpLatency, GpProbes, PROBE_EVERY};
 use crate::model::hook::{Hook, NoHook, Point};
-use crate::model::index::{Node, Position, Protect, Stored, Tree};
+use crate::model::index::{Node, Position, Protect, Stale, Stored, Tree};
 use crate::model::mm::{Layout, MapKind, Mm, MmapWriteGuard};
 use crate::model::page::{PageAllocator, PageStats};
 use crate::model::scheme::{Free, Scheme};
@@ -356,9 +356,10 @@ impl<S: Scheme, H> Space<S, H> {
     {
         let mut section = self.scheme.enter(&mut h.local);
         let mut misses = 0u32;
-        // Where the last walk ended, kept across the sections only by the
-        // stale-retry twin (N17).
-        let mut kept: Option<Position> = None;
+        // Where the last walk ended, and whether a grace period may have freed
+        // that leaf before this section began: kept across the sections only
+        // by the stale-retry twin (N17).
+        let mut kept: Option<(Position, bool)> = None;
         let result = loop {
             // `mas_walk`; None: a hazard pointer's validation failed, walk again.
             let Some((found, at)) = self.walk(m, addr, &mut section, kept.take(), c) else {
@@ -398,8 +399,16 @@ impl<S: Scheme, H> Space<S, H> {
                     self.scheme.leave(&mut h.local, section);
                     h.hook.at(Point::Retry);
                     if S::MISTAKE == Mistake::StaleRetry {
-                        // N17, the mistake itself: the maple state is kept.
-                        kept = at;
+                        // N17, the mistake itself: the maple state is kept. Read
+                        // now, between the sections: whether its leaf was handed
+                        // to `call_rcu` already (or reused), so that the next
+                        // section does not hold back its free; never under QSBR,
+                        // where no grace period ends before our next quiescent
+                        // state, after this fault.
+                        // SAFETY: the twin's caches give no slab back (`with_hook`),
+                        // so the leaf's memory is still a `Node`.
+                        kept = at
+                            .map(|at| (at, S::GP_BETWEEN_SECTIONS && unsafe { at.unprotected() }));
                     }
                     section = self.scheme.enter(&mut h.local);
                     continue;
@@ -431,33 +440,40 @@ impl<S: Scheme, H> Space<S, H> {
     }
 
     /// `mas_walk` in `m`'s index from the root, or, for the stale-retry twin
-    /// only, from `kept`, the leaf the reader's walk in an earlier section
-    /// ended in. A walk from a leaf that no section holds back (its free path
-    /// took it, or its memory was reused) is the twin's use-after-free: counted
-    /// in `errors`, and the walk starts from the root instead, so nothing read
-    /// from freed memory is used. Returns the entry and where the walk ended;
-    /// None as for [`Tree::walk`].
+    /// only, from `kept`: the leaf the reader's walk in an earlier section
+    /// ended in, and whether a grace period may have freed it before this
+    /// section began. A walk from such a leaf, or from one whose memory was
+    /// reused since, is the twin's use-after-free: counted in `errors`, and the
+    /// walk starts from the root instead, so nothing read from freed memory is
+    /// used. Returns the entry and where the walk ended; None as for
+    /// [`Tree::walk`].
     #[inline]
     fn walk<P: Protect>(
         &self,
         m: &Mm,
         addr: u64,
         section: &mut P,
-        kept: Option<Position>,
+        kept: Option<(Position, bool)>,
         c: &Counters,
     ) -> Option<(*mut Vma, Option<Position>)> {
         if S::MISTAKE == Mistake::StaleRetry {
-            if let Some(at) = kept {
-                // SAFETY: the twin's caches give no slab back (`with_hook`), so
-                // the leaf's memory is still a `Node`; `addr` is the address of
-                // the walk that ended there.
-                let freed = unsafe { at.unprotected() };
-                // SAFETY: as above.
-                match (!freed).then(|| unsafe { m.tree.walk_from(at, addr, section) }) {
-                    Some(Some(Ok(e))) => return Some((e, Some(at))),
-                    Some(None) => return None,
-                    Some(Some(Err(_))) | None => c.errors.inc(),
+            if let Some((at, unprotected)) = kept {
+                if !unprotected {
+                    // SAFETY: the leaf's memory is still a `Node` (see the
+                    // retry); `addr` is the address of the walk that ended there.
+                    // A VMA it returns is a pointer into the twin's VMA cache,
+                    // which gives no slab back either: a `Vma` the per-VMA lock
+                    // validates as any VMA a walk finds.
+                    match unsafe { m.tree.walk_from(at, addr, section) } {
+                        Some(Ok(e)) => return Some((e, Some(at))),
+                        None => return None,
+                        // Replaced but not freed: the walk starts again from
+                        // the root, as the maple tree's does.
+                        Some(Err(Stale::Dead)) => return m.tree.walk_at(addr, section),
+                        Some(Err(Stale::Reused)) => {}
+                    }
                 }
+                c.errors.inc();
             }
         }
         m.tree.walk_at(addr, section)

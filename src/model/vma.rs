@@ -103,17 +103,20 @@ pub enum Mistake {
     /// loads the new leaf need not see its fill (weak memory only; the loom
     /// twin of the node publish, taken by `Tree::store_with`).
     PublishRelaxed,
-    /// N17: after a miss, `lock_vma_under_rcu` retries its walk from the leaf
-    /// its last walk ended in (a maple state kept across `rcu_read_unlock()`)
-    /// instead of from the root, and so reads a node whose free no read
-    /// section holds back (found by syzbot, KASAN use-after-free; fixed in
-    /// Nov 2025 by resetting the maple state on retry).
-    StaleRetry,
     /// N16: the reader's lock check loads `mm_lock_seq` Relaxed instead of
     /// Acquire, so a reader that sees the mm unlocked need not see what its
     /// writer changed under the lock (weak memory only; fixed in "mm: fix memory
     /// ordering for mm_lock_seq and vm_lock_seq", Linux 6.5).
     MmSeqRelaxed,
+    /// N17: after a miss, `lock_vma_under_rcu` retries its walk from the leaf
+    /// its last walk ended in (a maple state kept across `rcu_read_unlock()`)
+    /// instead of from the root, and so reads a node whose free no read
+    /// section holds back (found by syzbot, KASAN use-after-free; fixed in
+    /// Nov 2025 by resetting the maple state on retry). Harmless where no
+    /// grace period ends between two sections of a thread (QSBR, as a
+    /// non-preemptible kernel). The twin's slab caches keep their empty slabs,
+    /// so the freed memory it reads stays typed and the read is counted.
+    StaleRetry,
 }
 
 /// A `vm_area_struct`: 192 bytes, three cache lines, as the kernel's object on

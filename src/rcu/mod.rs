@@ -177,6 +177,12 @@ pub unsafe trait Rcu: Send + Sync + Sized + 'static {
     /// library asks for more says so here.
     const LOAD: std::sync::atomic::Ordering = std::sync::atomic::Ordering::Acquire;
 
+    /// Whether a grace period may end between two read sections of a thread
+    /// that reports nothing in between (true; false under QSBR, where only
+    /// [`quiescent`](Rcu::quiescent) lets one pass, as in a non-preemptible
+    /// kernel only a context switch does).
+    const GP_BETWEEN_SECTIONS: bool = true;
+
     /// A registered thread (`rcu_register_thread`); dropping it unregisters.
     type Thread<'a>
     where

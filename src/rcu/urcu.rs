@@ -280,6 +280,7 @@ impl Drop for QsbrRead<'_> {
 // waits for every callback queued so far.
 unsafe impl Rcu for UrcuQsbr {
     const NAME: &'static str = "urcu-qsbr";
+    const GP_BETWEEN_SECTIONS: bool = false;
     type Thread<'a> = QsbrThread<'a>;
     type Read<'a> = QsbrRead<'a>;
 

@@ -95,6 +95,7 @@ unsafe impl<R: Rcu, V: Variant> Scheme for RcuScheme<R, V> {
     const NAME: &'static str = V::NAME;
     const RCU: &'static str = R::NAME;
     const MISTAKE: Mistake = V::MISTAKE;
+    const GP_BETWEEN_SECTIONS: bool = R::GP_BETWEEN_SECTIONS;
     const TYPESAFE: bool = V::TYPESAFE;
     const VMA_FREE: Free = if V::TYPESAFE {
         Free::Now

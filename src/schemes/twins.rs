@@ -173,7 +173,7 @@ twins! {
         mistake: Mistake::StaleRetry,
         name: "typesafe-stale-retry",
         bug: "N17",
-        what: "after a miss, the retry walks on from the leaf kept from the last read section, not from the root (needs --churn-kind unmap-map)",
+        what: "after a miss, the retry walks on from the leaf kept from the last read section, not from the root (needs --churn-kind unmap-map, and a flavour other than urcu-qsbr)",
         found_by: "syzbot, Nov 2025 (KASAN use-after-free); fixed by Liam R. Howlett: reset the maple state on retry",
     }
     ChangeUnlocked {
