@@ -162,6 +162,42 @@ pub struct Pending<'a> {
     new: NonNull<Vma>,
 }
 
+/// One `mmap_lock` write cycle, reported to a [`Stopwatch`]: `requested` and
+/// `locked` as it is taken, `unlocked` once it is released (on drop, or at
+/// [`WriteCycle::end`]), so every early return of a writer reports it too.
+struct WriteCycle<'m, 'w, W: Stopwatch> {
+    /// Taken in `new`; None only inside `drop`.
+    guard: Option<MmapWriteGuard<'m>>,
+    sw: &'w mut W,
+}
+
+impl<'m, 'w, W: Stopwatch> WriteCycle<'m, 'w, W> {
+    /// Take `m`'s `mmap_lock` for write.
+    fn new(m: &'m Mm, sw: &'w mut W) -> Self {
+        sw.requested();
+        let guard = m.write_lock();
+        sw.locked();
+        WriteCycle {
+            guard: Some(guard),
+            sw,
+        }
+    }
+
+    /// The (odd) sequence of this write cycle.
+    fn seq(&self) -> u32 {
+        self.guard.as_ref().expect("held until drop").seq()
+    }
+}
+
+impl<W: Stopwatch> Drop for WriteCycle<'_, '_, W> {
+    fn drop(&mut self) {
+        // `mmap_write_unlock` first (it unlocks every VMA locked this cycle),
+        // then the stopwatch's reading.
+        drop(self.guard.take());
+        self.sw.unlocked();
+    }
+}
+
 impl<'a> Pending<'a> {
     /// The new object (detached until commit).
     pub fn vma(&self) -> &'a Vma {
@@ -933,12 +969,8 @@ impl<S: Scheme, H> Space<S, H> {
         sw: &mut impl Stopwatch,
     ) -> bool {
         let m = &self.mms[mm];
-        sw.requested();
-        let guard = m.write_lock();
-        sw.locked();
+        let guard = WriteCycle::new(m, sw);
         let Some(old) = NonNull::new(m.truth(slot)) else {
-            drop(guard);
-            sw.unlocked();
             return false;
         };
         // SAFETY: under mmap_lock for write the slot's VMA is alive until removed.
@@ -956,7 +988,6 @@ impl<S: Scheme, H> Space<S, H> {
         // SAFETY: out of the index and detached (readers drained); freed once.
         unsafe { self.free_vma(h, old, c) };
         drop(guard);
-        sw.unlocked();
         true
     }
 
@@ -983,12 +1014,8 @@ impl<S: Scheme, H> Space<S, H> {
         sw: &mut impl Stopwatch,
     ) -> bool {
         let m = &self.mms[mm];
-        sw.requested();
-        let guard = m.write_lock();
-        sw.locked();
+        let guard = WriteCycle::new(m, sw);
         if !m.truth(slot).is_null() {
-            drop(guard);
-            sw.unlocked();
             return false;
         }
         let new = self.new_vma(h, m, slot, MapKind::Fresh, c);
@@ -1002,7 +1029,6 @@ impl<S: Scheme, H> Space<S, H> {
         self.store(h, m, slot, new.as_ptr(), c);
         c.maps.inc();
         drop(guard);
-        sw.unlocked();
         true
     }
 
@@ -1032,12 +1058,8 @@ impl<S: Scheme, H> Space<S, H> {
         sw: &mut impl Stopwatch,
     ) -> bool {
         let m = &self.mms[mm];
-        sw.requested();
-        let guard = m.write_lock();
-        sw.locked();
+        let guard = WriteCycle::new(m, sw);
         let Some(vma) = NonNull::new(m.truth(slot)) else {
-            drop(guard);
-            sw.unlocked();
             return false;
         };
         // SAFETY: under mmap_lock for write the slot's VMA is alive until replaced.
@@ -1049,7 +1071,6 @@ impl<S: Scheme, H> Space<S, H> {
         v.change(gen, &mut h.hook);
         c.changes.inc();
         drop(guard);
-        sw.unlocked();
         true
     }
 
@@ -1078,9 +1099,7 @@ impl<S: Scheme, H> Space<S, H> {
         sw: &mut impl Stopwatch,
     ) {
         let m = &self.mms[mm];
-        sw.requested();
-        let guard = m.write_lock();
-        sw.locked();
+        let guard = WriteCycle::new(m, sw);
         let seq = guard.seq();
         let mut copies = vec![std::ptr::null_mut::<Vma>(); self.layout.slots];
         for (k, copy) in copies.iter_mut().enumerate() {
@@ -1122,7 +1141,6 @@ impl<S: Scheme, H> Space<S, H> {
             unsafe { self.release_vma(h, copy, c) };
         }
         drop(guard);
-        sw.unlocked();
     }
 
     /// In-place changes the mapped VMAs carry now, summed over every mm: with
@@ -1160,9 +1178,7 @@ impl<S: Scheme, H> Space<S, H> {
         sw: &mut impl Stopwatch,
     ) {
         let m = &self.mms[mm];
-        sw.requested();
-        let guard = m.write_lock();
-        sw.locked();
+        let guard = WriteCycle::new(m, sw);
         let seq = guard.seq();
         let mut olds = Vec::with_capacity(self.layout.slots);
         let mut news = Vec::with_capacity(self.layout.slots);
@@ -1204,7 +1220,6 @@ impl<S: Scheme, H> Space<S, H> {
             c.maps.inc();
         }
         drop(guard);
-        sw.unlocked();
     }
 }
 
