@@ -256,6 +256,21 @@ pub struct Data<'a> {
     canary_threshold: Option<f64>,
 }
 
+/// The axes of a set of points: skews (`uniform` first, then by name),
+/// thread counts and churn rates (per mille), each sorted, without repeats.
+fn axes(points: &BTreeMap<Key, Vec<&Row>>) -> (Vec<String>, Vec<usize>, Vec<u64>) {
+    let skews: BTreeSet<&str> = points.keys().map(|k| k.skew.as_str()).collect();
+    let mut skews: Vec<String> = skews.into_iter().map(str::to_owned).collect();
+    skews.sort_by_key(|s| (s != "uniform", s.clone()));
+    let threads: BTreeSet<usize> = points.keys().map(|k| k.threads).collect();
+    let churn: BTreeSet<u64> = points.keys().map(|k| k.churn_milli).collect();
+    (
+        skews,
+        threads.into_iter().collect(),
+        churn.into_iter().collect(),
+    )
+}
+
 impl<'a> Data<'a> {
     /// Group the measurements among `rows` ([`Row::is_measurement`]); the
     /// others are only counted ([`Data::left_out`]). `metas` give the cores of
@@ -320,10 +335,7 @@ impl<'a> Data<'a> {
                 schemes.push(r.label());
             }
         }
-        let mut skews = set(&|k| k.skew.clone());
-        skews.sort_by_key(|s| (s != "uniform", s.clone()));
-        let threads: BTreeSet<usize> = points.keys().map(|k| k.threads).collect();
-        let churn: BTreeSet<u64> = points.keys().map(|k| k.churn_milli).collect();
+        let (skews, threads, churn) = axes(&points);
         let mut cores_of_host: BTreeMap<String, usize> = BTreeMap::new();
         for m in metas.iter().filter_map(|m| Some((&m.host, m.cores?))) {
             let c = cores_of_host.entry(m.0.clone()).or_insert(m.1);
@@ -339,8 +351,8 @@ impl<'a> Data<'a> {
             cores_of_host,
             hosts,
             schemes,
-            threads: threads.into_iter().collect(),
-            churn: churn.into_iter().collect(),
+            threads,
+            churn,
             skews,
             cores: None,
             canaries: &[],
@@ -513,12 +525,7 @@ impl<'a> Data<'a> {
             .filter(|s| points.keys().any(|k| k.scheme == **s))
             .cloned()
             .collect();
-        let set =
-            |f: &dyn Fn(&Key) -> String| -> BTreeSet<String> { points.keys().map(f).collect() };
-        let mut skews: Vec<String> = set(&|k| k.skew.clone()).into_iter().collect();
-        skews.sort_by_key(|s| (s != "uniform", s.clone()));
-        let threads: BTreeSet<usize> = points.keys().map(|k| k.threads).collect();
-        let churn: BTreeSet<u64> = points.keys().map(|k| k.churn_milli).collect();
+        let (skews, threads, churn) = axes(&points);
         let hosts: Vec<String> = self
             .hosts
             .iter()
@@ -540,8 +547,8 @@ impl<'a> Data<'a> {
             cores_of_host: self.cores_of_host.clone(),
             hosts,
             schemes,
-            threads: threads.into_iter().collect(),
-            churn: churn.into_iter().collect(),
+            threads,
+            churn,
             skews,
             cores: None,
             canaries: self.canaries,
