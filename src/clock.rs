@@ -68,10 +68,12 @@ impl Stopwatch for Untimed {
     fn unlocked(&mut self) {}
 }
 
-/// Reads the clock at each point; [`Timed::time`] gives the result.
+/// Reads the clock at each point passed; [`Timed::time`] gives the result.
+/// A writer that cannot tell waiting from holding (the real kernel takes
+/// `mmap_lock` inside the system call) passes only `locked` and `unlocked`.
 #[derive(Copy, Clone, Debug)]
 pub struct Timed {
-    requested: Instant,
+    requested: Option<Instant>,
     locked: Instant,
     unlocked: Instant,
 }
@@ -83,20 +85,21 @@ impl Default for Timed {
 }
 
 impl Timed {
-    /// A stopwatch whose three points are now (until passed).
+    /// A stopwatch whose `locked` and `unlocked` points are now (until
+    /// passed), and no `requested` point.
     pub fn new() -> Self {
         let t = now();
         Timed {
-            requested: t,
+            requested: None,
             locked: t,
             unlocked: t,
         }
     }
 
-    /// What was measured: wait and hold times.
+    /// What was measured: the wait (if `requested` was passed) and the hold.
     pub fn time(&self) -> WriterTime {
         WriterTime {
-            wait_ns: Some(ns_between(self.requested, self.locked)),
+            wait_ns: self.requested.map(|r| ns_between(r, self.locked)),
             held_ns: ns_between(self.locked, self.unlocked),
         }
     }
@@ -105,7 +108,7 @@ impl Timed {
 impl Stopwatch for Timed {
     #[inline]
     fn requested(&mut self) {
-        self.requested = now();
+        self.requested = Some(now());
     }
     #[inline]
     fn locked(&mut self) {
@@ -114,6 +117,28 @@ impl Stopwatch for Timed {
     #[inline]
     fn unlocked(&mut self) {
         self.unlocked = now();
+    }
+}
+
+/// A stopwatch chosen at run time: `None` reads no clock.
+impl<W: Stopwatch> Stopwatch for Option<W> {
+    #[inline]
+    fn requested(&mut self) {
+        if let Some(w) = self {
+            w.requested();
+        }
+    }
+    #[inline]
+    fn locked(&mut self) {
+        if let Some(w) = self {
+            w.locked();
+        }
+    }
+    #[inline]
+    fn unlocked(&mut self) {
+        if let Some(w) = self {
+            w.unlocked();
+        }
     }
 }
 
@@ -137,5 +162,23 @@ mod tests {
         // An instant before another is 0 ns after it, never an underflow.
         let later = now();
         assert_eq!(ns_between(later + Duration::from_secs(1), later), 0);
+    }
+
+    #[test]
+    fn a_writer_that_never_requests_has_no_wait() {
+        let mut t = Timed::new();
+        t.locked();
+        std::thread::sleep(Duration::from_millis(2));
+        t.unlocked();
+        let w = t.time();
+        assert_eq!(w.wait_ns, None);
+        assert!(w.held_ns >= 2_000_000, "{w:?}");
+        // The same calls through `Some` reach the stopwatch.
+        let mut on = Some(Timed::new());
+        on.requested();
+        std::thread::sleep(Duration::from_millis(1));
+        on.locked();
+        on.unlocked();
+        assert!(on.unwrap().time().wait_ns.unwrap() >= 1_000_000);
     }
 }

@@ -20,6 +20,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use vma_bench::clock::Untimed;
 use vma_bench::model::counters::Counters;
 use vma_bench::run::host;
 use vma_bench::run::kernel::{self, Linux};
@@ -207,8 +208,8 @@ fn each_slot_is_its_own_vma_before_and_after_replacement() {
             for page in 0..100 {
                 scheme.fault(&mut h, 0, l.addr(slot, page), &c);
             }
-            scheme.replace(&mut h, 0, slot, MapKind::Fresh, &c);
-            scheme.replace(&mut h, 0, slot, MapKind::Copy, &c);
+            scheme.replace(&mut h, 0, slot, MapKind::Fresh, &c, &mut Untimed);
+            scheme.replace(&mut h, 0, slot, MapKind::Copy, &c, &mut Untimed);
         }
     }
     let t = c.snapshot();

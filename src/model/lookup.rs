@@ -1,6 +1,6 @@
 //! The lookup trait: what the driver, the benchmarks and the tests drive.
 
-use crate::clock::{now, ns_since, Timed, WriterTime};
+use crate::clock::{now, ns_since, Stopwatch};
 use crate::model::counters::Counters;
 use crate::model::hook::Hook;
 use crate::model::mm::{Layout, MapKind};
@@ -25,7 +25,9 @@ pub trait VmaLookup: Sync {
     /// One page fault at `addr` in `mm`.
     fn fault<'a>(&'a self, h: &mut Self::Handle<'a>, mm: usize, addr: u64, c: &Counters);
     /// `mmap(MAP_FIXED)` over the mapping in `slot` of `mm`: the range is never
-    /// unmapped for a concurrent fault.
+    /// unmapped for a concurrent fault. Its `mmap_lock` write cycle is reported
+    /// to `sw` (as for every writer below; [`Untimed`](crate::clock::Untimed)
+    /// where nothing is timed).
     fn replace<'a>(
         &'a self,
         h: &mut Self::Handle<'a>,
@@ -33,11 +35,26 @@ pub trait VmaLookup: Sync {
         slot: usize,
         kind: MapKind,
         c: &Counters,
+        sw: &mut impl Stopwatch,
     );
     /// `munmap` of `slot` in `mm`; false if it was not mapped.
-    fn unmap<'a>(&'a self, h: &mut Self::Handle<'a>, mm: usize, slot: usize, c: &Counters) -> bool;
+    fn unmap<'a>(
+        &'a self,
+        h: &mut Self::Handle<'a>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+        sw: &mut impl Stopwatch,
+    ) -> bool;
     /// `mmap` of a new mapping at `slot` of `mm`; false if it was mapped already.
-    fn map<'a>(&'a self, h: &mut Self::Handle<'a>, mm: usize, slot: usize, c: &Counters) -> bool;
+    fn map<'a>(
+        &'a self,
+        h: &mut Self::Handle<'a>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+        sw: &mut impl Stopwatch,
+    ) -> bool;
     /// Between two operations of a worker (a QSBR flavour may report a
     /// quiescent state).
     fn quiescent<'a>(&'a self, _h: &mut Self::Handle<'a>) {}
@@ -49,7 +66,14 @@ pub trait VmaLookup: Sync {
     /// The process owning `mm` exits and a new one takes its place. Lookups
     /// without mm lifetimes (the real kernel: our one process cannot exit) do
     /// nothing; `run_spec` refuses exits for them.
-    fn exit<'a>(&'a self, _h: &mut Self::Handle<'a>, _mm: usize, _c: &Counters) {}
+    fn exit<'a>(
+        &'a self,
+        _h: &mut Self::Handle<'a>,
+        _mm: usize,
+        _c: &Counters,
+        _sw: &mut impl Stopwatch,
+    ) {
+    }
     /// An in-place change of the mapping in `slot` of `mm` (mprotect,
     /// madvise): its fields change while it stays in the index; false if the
     /// slot was not mapped. Lookups that cannot change a mapping in place
@@ -60,34 +84,26 @@ pub trait VmaLookup: Sync {
         _mm: usize,
         _slot: usize,
         _c: &Counters,
+        _sw: &mut impl Stopwatch,
     ) -> bool {
         false
     }
     /// `fork` of the process owning `mm`: its VMAs are copied into a child,
     /// which exits at once. Lookups that cannot fork (the real kernel here) do
     /// nothing; `run_spec` refuses forks for them.
-    fn fork<'a>(&'a self, _h: &mut Self::Handle<'a>, _mm: usize, _c: &Counters) {}
-    /// [`Self::fork`], timed (the default as for `replace_timed`).
-    fn fork_timed<'a>(&'a self, h: &mut Self::Handle<'a>, mm: usize, c: &Counters) -> WriterTime {
-        let t = now();
-        self.fork(h, mm, c);
-        whole_call(t)
-    }
-    /// [`Self::change`], timed (the default as for `replace_timed`).
-    fn change_timed<'a>(
+    fn fork<'a>(
         &'a self,
-        h: &mut Self::Handle<'a>,
-        mm: usize,
-        slot: usize,
-        c: &Counters,
-    ) -> (bool, WriterTime) {
-        let t = now();
-        let done = self.change(h, mm, slot, c);
-        (done, whole_call(t))
+        _h: &mut Self::Handle<'a>,
+        _mm: usize,
+        _c: &Counters,
+        _sw: &mut impl Stopwatch,
+    ) {
     }
     /// [`Self::fault`], timed: nanoseconds from the start of the lookup to the
     /// unlock (the default times the whole call; the real kernel times only
-    /// the write that faults).
+    /// the write that faults). Apart from `fault` (unlike the writers' one
+    /// method with a stopwatch) so that the untimed fault, the loop's hot path,
+    /// carries nothing of the timing.
     #[inline]
     fn fault_timed<'a>(
         &'a self,
@@ -99,50 +115,6 @@ pub trait VmaLookup: Sync {
         let t = now();
         self.fault(h, mm, addr, c);
         ns_since(t)
-    }
-    /// [`Self::replace`], timed (the default: the whole call is the hold time,
-    /// the wait unknown).
-    fn replace_timed<'a>(
-        &'a self,
-        h: &mut Self::Handle<'a>,
-        mm: usize,
-        slot: usize,
-        kind: MapKind,
-        c: &Counters,
-    ) -> WriterTime {
-        let t = now();
-        self.replace(h, mm, slot, kind, c);
-        whole_call(t)
-    }
-    /// [`Self::unmap`], timed (the default as for `replace_timed`).
-    fn unmap_timed<'a>(
-        &'a self,
-        h: &mut Self::Handle<'a>,
-        mm: usize,
-        slot: usize,
-        c: &Counters,
-    ) -> (bool, WriterTime) {
-        let t = now();
-        let done = self.unmap(h, mm, slot, c);
-        (done, whole_call(t))
-    }
-    /// [`Self::map`], timed (the default as for `replace_timed`).
-    fn map_timed<'a>(
-        &'a self,
-        h: &mut Self::Handle<'a>,
-        mm: usize,
-        slot: usize,
-        c: &Counters,
-    ) -> (bool, WriterTime) {
-        let t = now();
-        let done = self.map(h, mm, slot, c);
-        (done, whole_call(t))
-    }
-    /// [`Self::exit`], timed (the default as for `replace_timed`).
-    fn exit_timed<'a>(&'a self, h: &mut Self::Handle<'a>, mm: usize, c: &Counters) -> WriterTime {
-        let t = now();
-        self.exit(h, mm, c);
-        whole_call(t)
     }
     /// A reader parked inside its read section: enter it, walk to `addr` in
     /// `mm`, call `park`, leave ([`Space::stall`]). The default only calls
@@ -161,14 +133,6 @@ pub trait VmaLookup: Sync {
     /// and when it ends (after every worker returned). The models ignore it; the
     /// real kernel samples its own counters here.
     fn measured(&self, _edge: Edge) {}
-}
-
-/// A call timed as a whole: all of it held, the wait unknown.
-fn whole_call(t: std::time::Instant) -> WriterTime {
-    WriterTime {
-        wait_ns: None,
-        held_ns: ns_since(t),
-    }
 }
 
 /// An end of the driver's measured interval.
@@ -195,10 +159,10 @@ impl<S: Scheme, H: Hook + Clone + Sync> VmaLookup for Space<S, H> {
     fn handle(&self, thread: usize) -> Handle<'_, S, H> {
         Space::handle(self, thread)
     }
-    // Always (as `Space::fault` and `Space::lock_in`): the driver's loop calls
-    // the fault path twice (untimed, and in the sampled branch), and LLVM then
-    // kept it out of line: 30 instructions per fault dearer than a build
-    // without sampling (`make overhead`).
+    // Always (as `Space::fault` and `Space::lock_in`): a worker calls the
+    // fault path twice (untimed in its batch, timed in its cold step), and with
+    // `#[inline]` LLVM kept it out of line: 30 instructions per fault dearer
+    // than a build without sampling (`make overhead`).
     #[inline(always)]
     fn fault<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, addr: u64, c: &Counters) {
         Space::fault(self, h, mm, addr, c);
@@ -211,14 +175,29 @@ impl<S: Scheme, H: Hook + Clone + Sync> VmaLookup for Space<S, H> {
         slot: usize,
         kind: MapKind,
         c: &Counters,
+        sw: &mut impl Stopwatch,
     ) {
-        Space::replace(self, h, mm, slot, kind, c);
+        Space::replace_in(self, h, mm, slot, kind, c, sw);
     }
-    fn unmap<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, slot: usize, c: &Counters) -> bool {
-        Space::unmap(self, h, mm, slot, c)
+    fn unmap<'a>(
+        &'a self,
+        h: &mut Handle<'a, S, H>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+        sw: &mut impl Stopwatch,
+    ) -> bool {
+        Space::unmap_in(self, h, mm, slot, c, sw)
     }
-    fn map<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, slot: usize, c: &Counters) -> bool {
-        Space::map(self, h, mm, slot, c)
+    fn map<'a>(
+        &'a self,
+        h: &mut Handle<'a, S, H>,
+        mm: usize,
+        slot: usize,
+        c: &Counters,
+        sw: &mut impl Stopwatch,
+    ) -> bool {
+        Space::map_in(self, h, mm, slot, c, sw)
     }
     #[inline]
     fn quiescent<'a>(&'a self, h: &mut Handle<'a, S, H>) {
@@ -227,50 +206,14 @@ impl<S: Scheme, H: Hook + Clone + Sync> VmaLookup for Space<S, H> {
     fn reclaimed(&self) -> Option<Reclaimed> {
         Some(Space::reclaimed(self))
     }
-    fn replace_timed<'a>(
+    fn exit<'a>(
         &'a self,
         h: &mut Handle<'a, S, H>,
         mm: usize,
-        slot: usize,
-        kind: MapKind,
         c: &Counters,
-    ) -> WriterTime {
-        let mut sw = Timed::new();
-        Space::replace_in(self, h, mm, slot, kind, c, &mut sw);
-        sw.time()
-    }
-    fn unmap_timed<'a>(
-        &'a self,
-        h: &mut Handle<'a, S, H>,
-        mm: usize,
-        slot: usize,
-        c: &Counters,
-    ) -> (bool, WriterTime) {
-        let mut sw = Timed::new();
-        let done = Space::unmap_in(self, h, mm, slot, c, &mut sw);
-        (done, sw.time())
-    }
-    fn map_timed<'a>(
-        &'a self,
-        h: &mut Handle<'a, S, H>,
-        mm: usize,
-        slot: usize,
-        c: &Counters,
-    ) -> (bool, WriterTime) {
-        let mut sw = Timed::new();
-        let done = Space::map_in(self, h, mm, slot, c, &mut sw);
-        (done, sw.time())
-    }
-    fn exit_timed<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, c: &Counters) -> WriterTime {
-        let mut sw = Timed::new();
-        Space::exit_in(self, h, mm, c, &mut sw);
-        sw.time()
-    }
-    fn stall<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, addr: u64, park: &mut dyn FnMut()) {
-        Space::stall(self, h, mm, addr, park);
-    }
-    fn exit<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, c: &Counters) {
-        Space::exit(self, h, mm, c);
+        sw: &mut impl Stopwatch,
+    ) {
+        Space::exit_in(self, h, mm, c, sw);
     }
     fn change<'a>(
         &'a self,
@@ -278,26 +221,20 @@ impl<S: Scheme, H: Hook + Clone + Sync> VmaLookup for Space<S, H> {
         mm: usize,
         slot: usize,
         c: &Counters,
+        sw: &mut impl Stopwatch,
     ) -> bool {
-        Space::change(self, h, mm, slot, c)
+        Space::change_in(self, h, mm, slot, c, sw)
     }
-    fn fork<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, c: &Counters) {
-        Space::fork(self, h, mm, c);
-    }
-    fn fork_timed<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, c: &Counters) -> WriterTime {
-        let mut sw = Timed::new();
-        Space::fork_in(self, h, mm, c, &mut sw);
-        sw.time()
-    }
-    fn change_timed<'a>(
+    fn fork<'a>(
         &'a self,
         h: &mut Handle<'a, S, H>,
         mm: usize,
-        slot: usize,
         c: &Counters,
-    ) -> (bool, WriterTime) {
-        let mut sw = Timed::new();
-        let done = Space::change_in(self, h, mm, slot, c, &mut sw);
-        (done, sw.time())
+        sw: &mut impl Stopwatch,
+    ) {
+        Space::fork_in(self, h, mm, c, sw);
+    }
+    fn stall<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, addr: u64, park: &mut dyn FnMut()) {
+        Space::stall(self, h, mm, addr, park);
     }
 }

@@ -106,7 +106,7 @@ use std::sync::Mutex;
 
 use crossbeam_utils::CachePadded;
 
-use crate::clock::{now, ns_since, WriterTime};
+use crate::clock::{now, ns_since, Stopwatch};
 use crate::model::counters::Counters;
 use crate::model::lookup::{Edge, VmaLookup};
 use crate::model::mm::{Layout, MapKind, REGION};
@@ -479,7 +479,9 @@ impl VmaLookup for Linux {
     }
 
     /// `mmap(MAP_FIXED)` over the slot's region (either kind), then
-    /// `MADV_NOHUGEPAGE` on the new mapping.
+    /// `MADV_NOHUGEPAGE` on the new mapping. `sw` times the `mmap` system call
+    /// alone, as held: the kernel takes `mmap_lock` inside it, so the wait
+    /// cannot be told apart (as for every writer here).
     fn replace<'a>(
         &'a self,
         _h: &mut LinuxHandle<'a>,
@@ -487,67 +489,36 @@ impl VmaLookup for Linux {
         slot: usize,
         _kind: MapKind,
         c: &Counters,
+        sw: &mut impl Stopwatch,
     ) {
-        self.replace_in(slot, c, false);
-    }
-
-    /// [`Self::replace`], timing the `mmap` system call alone (the kernel takes
-    /// `mmap_lock` inside it: the wait cannot be told apart).
-    fn replace_timed<'a>(
-        &'a self,
-        _h: &mut LinuxHandle<'a>,
-        _mm: usize,
-        slot: usize,
-        _kind: MapKind,
-        c: &Counters,
-    ) -> WriterTime {
-        held(self.replace_in(slot, c, true))
+        self.replace_in(slot, c, sw);
     }
 
     /// `munmap` of the slot's region, after this thread emptied its own written
     /// pages there. Only under `private` skew (checked before the run): no other
     /// thread writes the region while it is unmapped.
-    fn unmap<'a>(&'a self, h: &mut LinuxHandle<'a>, _mm: usize, slot: usize, c: &Counters) -> bool {
-        self.unmap_in(h, slot, c, false).is_some()
-    }
-
-    /// [`Self::unmap`], timing the `munmap` system call alone.
-    fn unmap_timed<'a>(
+    fn unmap<'a>(
         &'a self,
         h: &mut LinuxHandle<'a>,
         _mm: usize,
         slot: usize,
         c: &Counters,
-    ) -> (bool, WriterTime) {
-        let ns = self.unmap_in(h, slot, c, true);
-        (ns.is_some(), held(ns))
+        sw: &mut impl Stopwatch,
+    ) -> bool {
+        self.unmap_in(h, slot, c, sw)
     }
 
     /// `mmap` of a new mapping over the slot's unmapped region, then
     /// `MADV_NOHUGEPAGE` on it.
-    fn map<'a>(&'a self, _h: &mut LinuxHandle<'a>, _mm: usize, slot: usize, c: &Counters) -> bool {
-        self.map_in(slot, c, false).is_some()
-    }
-
-    /// [`Self::map`], timing the `mmap` system call alone.
-    fn map_timed<'a>(
+    fn map<'a>(
         &'a self,
         _h: &mut LinuxHandle<'a>,
         _mm: usize,
         slot: usize,
         c: &Counters,
-    ) -> (bool, WriterTime) {
-        let ns = self.map_in(slot, c, true);
-        (ns.is_some(), held(ns))
-    }
-}
-
-/// A system call's time as a writer's: all of it held, the wait unknown (0 for
-/// a call that failed).
-fn held(ns: Option<u64>) -> WriterTime {
-    WriterTime {
-        wait_ns: None,
-        held_ns: ns.unwrap_or(0),
+        sw: &mut impl Stopwatch,
+    ) -> bool {
+        self.map_in(slot, c, sw)
     }
 }
 
@@ -606,55 +577,53 @@ impl Linux {
         }
     }
 
-    /// The replacement; the nanoseconds of its `mmap` when `timed` (else 0),
-    /// None if it failed.
-    fn replace_in(&self, slot: usize, c: &Counters, timed: bool) -> Option<u64> {
-        let t = timed.then(now);
+    /// The replacement, its `mmap` system call timed by `sw`; false if it
+    /// failed (noted as an error).
+    fn replace_in(&self, slot: usize, c: &Counters, sw: &mut impl Stopwatch) -> bool {
+        sw.locked();
         let done = self.area.remap(slot);
-        let ns = t.map_or(0, ns_since);
+        sw.unlocked();
         if let Err(e) = done {
             self.note_error(|| format!("linux: mmap(MAP_FIXED) of slot {slot} failed: {e}"));
-            return None;
+            return false;
         }
         c.maps.inc();
         c.unmaps.inc();
         self.no_huge_pages(slot);
-        Some(ns)
+        true
     }
 
-    /// The `munmap`; the nanoseconds of the system call when `timed` (else 0),
-    /// None if it failed.
+    /// The `munmap`, the system call timed by `sw`; false if it failed.
     fn unmap_in(
         &self,
         h: &mut LinuxHandle<'_>,
         slot: usize,
         c: &Counters,
-        timed: bool,
-    ) -> Option<u64> {
+        sw: &mut impl Stopwatch,
+    ) -> bool {
         h.clear(slot);
-        let t = timed.then(now);
+        sw.locked();
         let done = self.area.unmap(slot);
-        let ns = t.map_or(0, ns_since);
+        sw.unlocked();
         if let Err(e) = done {
             self.note_error(|| format!("linux: munmap of slot {slot} failed: {e}"));
-            return None;
+            return false;
         }
         c.unmaps.inc();
-        Some(ns)
+        true
     }
 
-    /// The `mmap`; the nanoseconds of the system call when `timed` (else 0),
-    /// None if it failed.
-    fn map_in(&self, slot: usize, c: &Counters, timed: bool) -> Option<u64> {
-        let t = timed.then(now);
+    /// The `mmap`, the system call timed by `sw`; false if it failed.
+    fn map_in(&self, slot: usize, c: &Counters, sw: &mut impl Stopwatch) -> bool {
+        sw.locked();
         let done = self.area.map(slot);
-        let ns = t.map_or(0, ns_since);
+        sw.unlocked();
         if let Err(e) = done {
             self.note_error(|| format!("linux: mmap of slot {slot} failed: {e}"));
-            return None;
+            return false;
         }
         c.maps.inc();
         self.no_huge_pages(slot);
-        Some(ns)
+        true
     }
 }

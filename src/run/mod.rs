@@ -15,6 +15,7 @@
 //! fault's work, the flavours' settings, and whether the urcu flavours are
 //! built) are re-exported here, so the command line speaks to this layer alone.
 
+mod config;
 pub mod driver;
 pub mod floor;
 pub mod host;
@@ -24,6 +25,7 @@ pub mod spec;
 pub mod sweep;
 mod sys;
 pub mod timeline;
+mod worker;
 
 pub use crate::model::mm::Layout;
 pub use crate::model::space::FaultWork;
