@@ -253,6 +253,48 @@ fn every_correct_scheme_over_every_flavour_answers_right_under_both_churn_kinds(
     assert_eq!(tested, 2 * (3 + 2 * flavours));
 }
 
+/// The grace-period probes count the measured interval only. After a long
+/// warm-up with churn and a short measured phase, the probes whose callback ran
+/// after the interval opened are the measured phase's (a worker's deferred
+/// frees there over 64, rounded either way) and the few the warm-up queued that
+/// were still waiting then; not the warm-up's own, 60 times more.
+#[test]
+fn grace_period_probes_count_the_measured_interval_only() {
+    let threads = 2;
+    let cfg = RunConfig {
+        threads,
+        churn_pct: 30.0,
+        churn_kind: ChurnKind::Replace,
+        exits_pct: 0.0,
+        changes_pct: 0.0,
+        forks_pct: 0.0,
+        limit: Limit::ops_per_thread(5_000),
+        warmup: Duration::from_millis(100),
+        skew: Skew::Uniform,
+        seed: 1,
+        probe: Default::default(),
+    };
+    let id = SchemeId::new(Policy::Deferred, Some(Flavour::Epoch)).expect("a valid pair");
+    let (r, down, ..) = id.visit(Stress(cfg)).expect("a model");
+    let measured = r.totals.vma_call_rcu + r.totals.node_call_rcu;
+    // Every deferred free of the run, warm-up included, counted by the caches'
+    // callbacks (all run by teardown).
+    let all = down.vmas.freed_after_gp + down.nodes.freed_after_gp;
+    // Warm-up probes still waiting when the interval opened: a few of
+    // crossbeam-epoch's bags of 64 per worker, one probe in each at most.
+    let waiting = 16 * threads as u64;
+    let most = measured / 64 + threads as u64 + waiting;
+    assert!(
+        all / 64 > 4 * most,
+        "the warm-up must queue far more probes than the bound: {all} deferred frees in all, {measured} measured"
+    );
+    assert!(
+        down.gp.probes <= most && down.gp.probes + threads as u64 >= measured / 64,
+        "{} probes for {measured} measured deferred frees ({all} in all)",
+        down.gp.probes
+    );
+}
+
 #[test]
 fn the_layout_has_the_trees_the_test_counts() {
     let shape = LAYOUT.shape();

@@ -53,6 +53,17 @@ impl GpProbes {
         }
     }
 
+    /// Forget what was measured so far (the driver's measured interval opens:
+    /// the warm-up's probes are not the run's). A probe queued before and
+    /// called back after counts: its grace period ended in the interval.
+    pub fn reset(&self) {
+        // Relaxed (all three): statistics, as in `record`; a probe recording
+        // while this runs may be half forgotten.
+        self.probes.store(0, Ordering::Relaxed);
+        self.sum_ns.store(0, Ordering::Relaxed);
+        self.max_ns.store(0, Ordering::Relaxed);
+    }
+
     /// A new probe stamped now, recording into `self` when its callback runs.
     /// Queue it once through the scheme's `defer`.
     pub fn probe(&self) -> NonNull<Probe> {

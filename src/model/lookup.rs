@@ -130,8 +130,9 @@ pub trait VmaLookup: Sync {
         park();
     }
     /// Called by the driver when its measured interval starts (after the warm-up)
-    /// and when it ends (after every worker returned). The models ignore it; the
-    /// real kernel samples its own counters here.
+    /// and when it ends (after every worker returned). The models reset their
+    /// grace-period probes at the start; the real kernel samples its own
+    /// counters at both.
     fn measured(&self, _edge: Edge) {}
 }
 
@@ -236,5 +237,10 @@ impl<S: Scheme, H: Hook + Clone + Sync> VmaLookup for Space<S, H> {
     }
     fn stall<'a>(&'a self, h: &mut Handle<'a, S, H>, mm: usize, addr: u64, park: &mut dyn FnMut()) {
         Space::stall(self, h, mm, addr, park);
+    }
+    fn measured(&self, edge: Edge) {
+        if edge == Edge::Start {
+            Space::measure_from_now(self);
+        }
     }
 }

@@ -705,9 +705,15 @@ impl<S: Scheme, H> Space<S, H> {
         }
     }
 
-    /// What the grace-period probes measured so far.
+    /// What the grace-period probes measured so far (since the measured
+    /// interval opened, when a driver ran this space).
     pub fn gp_latency(&self) -> GpLatency {
         self.gp.read()
+    }
+
+    /// The driver's measured interval opens: the probes start counting.
+    pub fn measure_from_now(&self) {
+        self.gp.reset();
     }
 
     /// Hand a removed, detached VMA to the scheme's free path, counting the
