@@ -215,11 +215,15 @@ fn read_records<T: DeserializeOwned>(
         })?;
         let line = rec.position().map_or(fallback, |p| p.line());
         let value: T = rec.deserialize(Some(&header)).map_err(|e| {
+            // The column and the text found there, quoted as it stands.
             let column = match e.kind() {
-                csv::ErrorKind::Deserialize { err, .. } => err
-                    .field()
-                    .and_then(|f| header.get(f as usize))
-                    .map(|c| format!(", column '{c}'")),
+                csv::ErrorKind::Deserialize { err, .. } => err.field().and_then(|f| {
+                    let c = header.get(f as usize)?;
+                    Some(match rec.get(f as usize) {
+                        Some(text) => format!(", column '{c}', value '{}'", one_line(&text)),
+                        None => format!(", column '{c}'"),
+                    })
+                }),
                 _ => None,
             };
             let cause = match e.kind() {
@@ -596,7 +600,10 @@ mod tests {
         let text = lines.join("\n") + "\n";
         let bad = write(&dir, "bad.csv", &text);
         let e = read(&[bad]).unwrap_err().0;
-        assert!(e.contains("bad.csv' line 4, column 'threads'"), "{e}");
+        assert!(
+            e.contains("bad.csv' line 4, column 'threads', value 'one'"),
+            "{e}"
+        );
         assert!(!e.contains('\n'));
 
         let short = write(
