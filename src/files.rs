@@ -3,7 +3,8 @@
 //! reader sees either the old content or the new; a set of files (the plots and
 //! the report) is written whole or not at all ([`write_set`]); an output folder
 //! is checked writable before the work that fills it starts
-//! ([`check_writable`]). Shared by the run layer and the output layer.
+//! ([`check_writable`]); a sweep holds its folder against another sweep
+//! ([`lock_dir`]). Shared by the run layer and the output layer.
 
 use std::fs;
 use std::path::Path;
@@ -29,6 +30,33 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     fs::write(&tmp, bytes).map_err(|e| io_fail("writing", &tmp, e))?;
     fs::rename(&tmp, path).map_err(|e| io_fail("replacing", path, e))
+}
+
+/// An output folder held by one sweep: an exclusive advisory lock (`flock`)
+/// on `.vma-bench.lock` in it, released when this is dropped or the process
+/// ends, however it ends.
+#[derive(Debug)]
+pub struct DirLock(#[allow(dead_code)] fs::File);
+
+/// Hold `dir` (which exists) for one sweep. Fails with one line naming the
+/// folder if another process holds it: two sweeps into one folder would mix
+/// their `latest.*`, and two at once would slow each other's runs.
+pub fn lock_dir(dir: &Path) -> Result<DirLock, Error> {
+    let path = dir.join(".vma-bench.lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io_fail("cannot create", &path, e))?;
+    match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
+        Ok(true) => Ok(DirLock(file)),
+        Ok(false) => Err(Error(format!(
+            "another sweep is writing into '{}': wait for it to end, or give another --out",
+            dir.display()
+        ))),
+        Err(e) => Err(io_fail("cannot lock", &path, e)),
+    }
 }
 
 /// Create `dir` if needed and check that files can be written in it: create a

@@ -38,7 +38,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::files::{create_dir, io_fail, write_atomically};
+use crate::files::{create_dir, io_fail, lock_dir, write_atomically};
 use crate::model::mm::Layout;
 use crate::model::space::FaultWork;
 use crate::output::canary::{self, Canary};
@@ -643,6 +643,8 @@ pub fn sweep_with(
     run: &mut Runner<'_>,
 ) -> Result<Outcome, Error> {
     create_dir(dir)?;
+    // Held until the sweep returns: no other sweep writes here meanwhile.
+    let _held = lock_dir(dir)?;
     let stamp = unix_now();
     let csv = dir.join(format!("sweep-{stamp}.csv"));
     let json = csv.with_extension("json");
@@ -990,6 +992,39 @@ mod tests {
             e.0.contains("--slots 8") && e.0.contains("--threads 9"),
             "{e}"
         );
+    }
+
+    /// A folder another sweep holds is refused before any run, naming it, and
+    /// nothing is written there; once it is let go, a sweep runs.
+    #[test]
+    fn a_sweep_into_a_folder_another_sweep_holds_is_refused() {
+        let dir = std::env::temp_dir().join(format!("vma-bench-held-{}", std::process::id()));
+        create_dir(&dir).unwrap();
+        let grid = one(
+            study(&[Policy::Leak], &[1], &[0.0]),
+            1,
+            Duration::from_millis(5),
+        );
+        let sink = || Progress::Lines(Box::new(std::io::sink()));
+        let held = lock_dir(&dir).unwrap();
+        let e = sweep(&grid, &dir, sink(), &AtomicBool::new(false)).unwrap_err();
+        assert!(
+            e.0.contains("another sweep") && e.0.contains(&dir.display().to_string()),
+            "{e}"
+        );
+        let files = |d: &Path| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(files(&dir), [".vma-bench.lock"]);
+        drop(held);
+        let out = sweep(&grid, &dir, sink(), &AtomicBool::new(false)).unwrap();
+        assert_eq!(out.runs_done, 1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
