@@ -10,6 +10,7 @@
 //! and the file writer.
 
 pub mod canary;
+pub mod figure;
 pub mod latency_report;
 pub mod meta;
 pub mod plot;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use plotters::prelude::*;
 
 use crate::error::Error;
-use crate::output::plot::{decade_label, linear_label, threads_label, Figure, Panel};
+use crate::output::figure::{decade_label, linear_label, threads_label, Figure, Panel};
 use crate::output::row::Row;
 use crate::output::side::{PercentileRow, Side, TimelineRow};
 use crate::output::stats::{churn_label, format_number, Data, Summary};

@@ -4,9 +4,9 @@
 
 use std::fmt::Write as _;
 
+use crate::output::figure::threads_label;
 use crate::output::latency_report::bytes_label;
 use crate::output::meta::Meta;
-use crate::output::plot::threads_label;
 use crate::output::row::Row;
 use crate::output::stats::{churn_label, faults_per_sec, format_number, summarize, Data, Summary};
 
