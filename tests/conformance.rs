@@ -254,10 +254,12 @@ fn every_correct_scheme_over_every_flavour_answers_right_under_both_churn_kinds(
 }
 
 /// The grace-period probes count the measured interval only. After a long
-/// warm-up with churn and a short measured phase, the probes whose callback ran
-/// after the interval opened are the measured phase's (a worker's deferred
-/// frees there over 64, rounded either way) and the few the warm-up queued that
-/// were still waiting then; not the warm-up's own, 60 times more.
+/// warm-up with churn and a short measured phase, the probes counted are those
+/// queued in the measured phase: a worker's deferred frees there over 64,
+/// rounded either way, and at most one more per worker for the frees it made
+/// between the interval's opening and its seeing it; not the warm-up's, 60
+/// times more, nor those the warm-up left waiting (however long the scheme's
+/// backlog, as when other tests share crossbeam-epoch's collector).
 #[test]
 fn grace_period_probes_count_the_measured_interval_only() {
     let threads = 2;
@@ -280,10 +282,7 @@ fn grace_period_probes_count_the_measured_interval_only() {
     // Every deferred free of the run, warm-up included, counted by the caches'
     // callbacks (all run by teardown).
     let all = down.vmas.freed_after_gp + down.nodes.freed_after_gp;
-    // Warm-up probes still waiting when the interval opened: a few of
-    // crossbeam-epoch's bags of 64 per worker, one probe in each at most.
-    let waiting = 16 * threads as u64;
-    let most = measured / 64 + threads as u64 + waiting;
+    let most = measured / 64 + 2 * threads as u64;
     assert!(
         all / 64 > 4 * most,
         "the warm-up must queue far more probes than the bound: {all} deferred frees in all, {measured} measured"

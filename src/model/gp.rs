@@ -40,6 +40,9 @@ pub struct GpProbes {
     probes: AtomicU64,
     sum_ns: AtomicU64,
     max_ns: AtomicU64,
+    /// Bumped by [`GpProbes::reset`]: a probe records only if it was queued
+    /// in the current generation.
+    generation: AtomicU64,
 }
 
 impl GpProbes {
@@ -53,12 +56,13 @@ impl GpProbes {
         }
     }
 
-    /// Forget what was measured so far (the driver's measured interval opens:
-    /// the warm-up's probes are not the run's). A probe queued before and
-    /// called back after counts: its grace period ended in the interval.
+    /// Forget what was measured so far and count only probes queued from now
+    /// on (the driver's measured interval opens: the warm-up's probes, those
+    /// still waiting included, are not the run's).
     pub fn reset(&self) {
-        // Relaxed (all three): statistics, as in `record`; a probe recording
-        // while this runs may be half forgotten.
+        // Relaxed (all four): statistics, as in `record`; a probe queued or
+        // recording while this runs may fall on either side.
+        self.generation.fetch_add(1, Ordering::Relaxed);
         self.probes.store(0, Ordering::Relaxed);
         self.sum_ns.store(0, Ordering::Relaxed);
         self.max_ns.store(0, Ordering::Relaxed);
@@ -70,11 +74,18 @@ impl GpProbes {
         NonNull::from(Box::leak(Box::new(Probe {
             head: RcuHead::new(),
             queued: Instant::now(),
+            // Relaxed: see `reset`.
+            generation: self.generation.load(Ordering::Relaxed),
             into: NonNull::from(self),
         })))
     }
 
-    fn record(&self, ns: u64) {
+    /// A probe of `generation` was called back `ns` after it was queued.
+    fn record(&self, generation: u64, ns: u64) {
+        // Relaxed: see `reset`.
+        if generation != self.generation.load(Ordering::Relaxed) {
+            return;
+        }
         // Relaxed (all three): independent statistics, read after the run.
         self.sum_ns.fetch_add(ns, Ordering::Relaxed);
         self.max_ns.fetch_max(ns, Ordering::Relaxed);
@@ -82,10 +93,12 @@ impl GpProbes {
     }
 }
 
-/// One probe: its `rcu_head`, when it was queued, where it records.
+/// One probe: its `rcu_head`, when and in which generation it was queued,
+/// where it records.
 pub struct Probe {
     head: RcuHead,
     queued: Instant,
+    generation: u64,
     into: NonNull<GpProbes>,
 }
 
@@ -116,7 +129,7 @@ unsafe impl Deferrable for Probe {
         let ns = u64::try_from(p.queued.elapsed().as_nanos()).unwrap_or(u64::MAX);
         // SAFETY: the space that owns the `GpProbes` runs every callback before
         // it drops its scheme, and drops the probes' target only after that.
-        unsafe { p.into.as_ref() }.record(ns);
+        unsafe { p.into.as_ref() }.record(p.generation, ns);
     }
 }
 
@@ -136,5 +149,24 @@ mod tests {
         assert_eq!(g.probes, 1);
         assert!(g.max_ns >= 2_000_000 && g.sum_ns == g.max_ns, "{g:?}");
         assert_eq!(GpLatency::default().mean_ns(), None);
+    }
+
+    /// After a reset, a probe queued before it records nothing; one queued
+    /// after it records.
+    #[test]
+    fn a_reset_forgets_and_drops_the_probes_queued_before_it() {
+        let probes = GpProbes::default();
+        let (old, older) = (probes.probe(), probes.probe());
+        // SAFETY: made just above, reclaimed once each.
+        unsafe { Probe::reclaim(older) };
+        probes.reset();
+        assert_eq!(probes.read(), GpLatency::default());
+        let new = probes.probe();
+        // SAFETY: as above.
+        unsafe { Probe::reclaim(old) };
+        assert_eq!(probes.read().probes, 0, "queued before the reset");
+        // SAFETY: as above.
+        unsafe { Probe::reclaim(new) };
+        assert_eq!(probes.read().probes, 1);
     }
 }

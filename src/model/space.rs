@@ -705,13 +705,14 @@ impl<S: Scheme, H> Space<S, H> {
         }
     }
 
-    /// What the grace-period probes measured so far (since the measured
-    /// interval opened, when a driver ran this space).
+    /// What the grace-period probes measured so far (those queued since the
+    /// measured interval opened, when a driver ran this space).
     pub fn gp_latency(&self) -> GpLatency {
         self.gp.read()
     }
 
-    /// The driver's measured interval opens: the probes start counting.
+    /// The driver's measured interval opens: only probes queued from now on
+    /// count.
     pub fn measure_from_now(&self) {
         self.gp.reset();
     }

@@ -133,9 +133,9 @@ pub struct Row {
     pub peak_waiting_bytes: Option<u64>,
     /// Mean bytes waiting over the samples.
     pub mean_waiting_bytes: Option<f64>,
-    /// Grace-period probes whose callback ran in the measured interval (from its
-    /// opening to the end of the run; one queued through the scheme every 64
-    /// deferred frees of a worker).
+    /// Grace-period probes queued in the measured interval whose callback ran
+    /// by the end of the run (one queued through the scheme every 64 deferred
+    /// frees of a worker).
     pub gp_probes: Option<u64>,
     /// Their mean time from the call to the callback, microseconds.
     pub gp_latency_mean_us: Option<f64>,
