@@ -120,28 +120,6 @@ impl Stopwatch for Timed {
     }
 }
 
-/// A stopwatch chosen at run time: `None` reads no clock.
-impl<W: Stopwatch> Stopwatch for Option<W> {
-    #[inline]
-    fn requested(&mut self) {
-        if let Some(w) = self {
-            w.requested();
-        }
-    }
-    #[inline]
-    fn locked(&mut self) {
-        if let Some(w) = self {
-            w.locked();
-        }
-    }
-    #[inline]
-    fn unlocked(&mut self) {
-        if let Some(w) = self {
-            w.unlocked();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,12 +151,5 @@ mod tests {
         let w = t.time();
         assert_eq!(w.wait_ns, None);
         assert!(w.held_ns >= 2_000_000, "{w:?}");
-        // The same calls through `Some` reach the stopwatch.
-        let mut on = Some(Timed::new());
-        on.requested();
-        std::thread::sleep(Duration::from_millis(1));
-        on.locked();
-        on.unlocked();
-        assert!(on.unwrap().time().wait_ns.unwrap() >= 1_000_000);
     }
 }

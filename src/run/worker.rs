@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use crate::clock::{now, ns_between, Timed};
+use crate::clock::{now, ns_between, Stopwatch, Timed, Untimed};
 use crate::model::counters::{Counters, Totals};
 use crate::model::lookup::VmaLookup;
 use crate::model::mm::{Layout, MapKind};
@@ -254,7 +254,8 @@ impl<'a, L: VmaLookup + 'a> Worker<'a, L> {
 
     /// One writer operation: timed when due (its hold time into the
     /// histogram) and where the run keeps a timeline (into the bucket of the
-    /// millisecond since `origin` it ended in).
+    /// millisecond since `origin` it ended in); else run with [`Untimed`],
+    /// which compiles to nothing.
     fn write(&mut self, mm: usize, w: Write) {
         let due = SAMPLING && {
             self.writer_left -= 1;
@@ -263,35 +264,12 @@ impl<'a, L: VmaLookup + 'a> Worker<'a, L> {
         if due {
             self.writer_left = self.every;
         }
-        let mut sw = (due || self.timeline.is_some()).then(Timed::new);
-        let (l, h, c) = (self.lookup, &mut self.h, self.c);
-        let op = match w {
-            Write::Exit => {
-                l.exit(h, mm, c, &mut sw);
-                Op::Exit
-            }
-            Write::Change(slot) => {
-                l.change(h, mm, slot, c, &mut sw);
-                Op::Change
-            }
-            Write::Fork => {
-                l.fork(h, mm, c, &mut sw);
-                Op::Fork
-            }
-            Write::Replace(slot, kind) => {
-                l.replace(h, mm, slot, kind, c, &mut sw);
-                Op::Replace
-            }
-            Write::Unmap(slot) => {
-                l.unmap(h, mm, slot, c, &mut sw);
-                Op::Unmap
-            }
-            Write::Map(slot) => {
-                l.map(h, mm, slot, c, &mut sw);
-                Op::Map
-            }
-        };
-        let Some(sw) = sw else { return };
+        if !due && self.timeline.is_none() {
+            self.apply(mm, w, &mut Untimed);
+            return;
+        }
+        let mut sw = Timed::new();
+        let op = self.apply(mm, w, &mut sw);
         let time = sw.time();
         if due {
             self.latency.record(op, time.held_ns);
@@ -299,6 +277,39 @@ impl<'a, L: VmaLookup + 'a> Worker<'a, L> {
         if let Some(buckets) = &mut self.timeline {
             let ms = ns_between(self.origin, now()) / 1_000_000;
             add_writer(buckets, ms as usize, time);
+        }
+    }
+
+    /// Make writer operation `w` on `mm`, its `mmap_lock` cycle reported to
+    /// `sw`; which kind it was.
+    #[inline]
+    fn apply(&mut self, mm: usize, w: Write, sw: &mut impl Stopwatch) -> Op {
+        let (l, h, c) = (self.lookup, &mut self.h, self.c);
+        match w {
+            Write::Exit => {
+                l.exit(h, mm, c, sw);
+                Op::Exit
+            }
+            Write::Change(slot) => {
+                l.change(h, mm, slot, c, sw);
+                Op::Change
+            }
+            Write::Fork => {
+                l.fork(h, mm, c, sw);
+                Op::Fork
+            }
+            Write::Replace(slot, kind) => {
+                l.replace(h, mm, slot, kind, c, sw);
+                Op::Replace
+            }
+            Write::Unmap(slot) => {
+                l.unmap(h, mm, slot, c, sw);
+                Op::Unmap
+            }
+            Write::Map(slot) => {
+                l.map(h, mm, slot, c, sw);
+                Op::Map
+            }
         }
     }
 
