@@ -8,7 +8,9 @@
 //! every worker has joined: a run in which some worker never took part in the
 //! measured phase (starved by the machine) is not a measurement, and says so
 //! ([`RunResult::joined`]). The calling thread samples the counters while the
-//! workers run, for the memory-waiting figures and the stop conditions.
+//! workers run, for the memory-waiting figures and the stop conditions. A
+//! worker's own loop (its draws, its batches, which operations it times) is
+//! in `worker.rs`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Barrier;
@@ -156,7 +158,7 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
             // Before the phase change: the lookup's interval must cover every
             // measured operation (it may include a few warm-up ones).
             lookup.measured(Edge::Start);
-            // Relaxed: see the workers' loop.
+            // Relaxed: see `Shared` (a phase change; no data is handed over).
             shared.phase.store(MEASURE, Ordering::Relaxed);
         }
         let base = sum();
@@ -195,7 +197,7 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
                 acc += w.bytes() as f64;
                 samples += 1;
             }
-            // Relaxed: see the workers.
+            // Relaxed: see `Shared` (a count polled).
             if all_joined.is_none() && shared.joined.load(Ordering::Relaxed) == cfg.threads {
                 all_joined = Some(Instant::now());
             }
@@ -207,13 +209,13 @@ pub fn drive<L: VmaLookup>(lookup: &L, cfg: &RunConfig) -> RunResult {
             });
             let done = timed_out
                 || (cfg.limit.first_wrong && (d.wrong > 0 || d.errors > 0))
-                // Relaxed: see the workers.
+                // Relaxed: see `Shared` (a count polled).
                 || shared.finished.load(Ordering::Relaxed) == cfg.threads;
             if done {
                 break;
             }
         }
-        // Relaxed: see the workers' loop.
+        // Relaxed: see `Shared` (a phase change; no data is handed over).
         shared.phase.store(STOP, Ordering::Relaxed);
         let ends = workers.join().expect("a worker panicked");
         lookup.measured(Edge::End);
