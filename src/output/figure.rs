@@ -11,8 +11,8 @@ use plotters::prelude::*;
 
 use crate::output::stats::{format_number, Summary};
 use crate::output::style::{
-    self, draw_legend, draw_line, draw_markers, legend_width, splice_legend, Dash, Entry, Style,
-    DESC_FONT, PANEL_FONT, TICK_FONT,
+    self, add_legend, draw_line, draw_markers, legend_width, Dash, Entry, Style, DESC_FONT,
+    PANEL_FONT, TICK_FONT,
 };
 
 /// `1 thread`, `2 threads`.
@@ -303,13 +303,7 @@ impl Figure {
             }
             root.present().map_err(|e| e.to_string())?;
         }
-        let mut strip = String::new();
-        {
-            let area = SVGBackend::with_string(&mut strip, (lw, h)).into_drawing_area();
-            draw_legend(&area, &legend)?;
-            area.present().map_err(|e| e.to_string())?;
-        }
-        Ok(splice_legend(&svg, &strip, pw))
+        add_legend(&svg, &legend, pw, lw, h)
     }
 }
 

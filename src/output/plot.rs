@@ -24,8 +24,8 @@ use crate::output::row::Row;
 use crate::output::side::Side;
 use crate::output::stats::{churn_label, faults_per_sec, summarize, Data, Summary};
 use crate::output::style::{
-    self, draw_legend, draw_line, draw_markers, kernel_style, legend_width, splice_legend,
-    style_of, Dash, Entry, Style, DESC_FONT, TICK_FONT,
+    self, add_legend, draw_line, draw_markers, kernel_style, legend_width, style_of, Dash, Entry,
+    Style, DESC_FONT, TICK_FONT,
 };
 
 /// The points of one origin's series (given the origin).
@@ -545,13 +545,7 @@ fn canary_figure(data: &Data<'_>) -> Option<Result<(String, String), Error>> {
             }
             root.present().map_err(|e| e.to_string())?;
         }
-        let mut strip = String::new();
-        {
-            let area = SVGBackend::with_string(&mut strip, (lw, h)).into_drawing_area();
-            draw_legend(&area, &legend)?;
-            area.present().map_err(|e| e.to_string())?;
-        }
-        Ok(splice_legend(&svg, &strip, pw))
+        add_legend(&svg, &legend, pw, lw, h)
     };
     let file = "canary_timeline.svg".to_string();
     Some(

@@ -14,8 +14,8 @@ use crate::output::row::Row;
 use crate::output::side::{PercentileRow, Side, TimelineRow};
 use crate::output::stats::{churn_label, format_number, Data, Summary};
 use crate::output::style::{
-    self, draw_legend, draw_line, legend_width, splice_legend, style_of, Entry, Style, DESC_FONT,
-    PANEL_FONT, TICK_FONT,
+    self, add_legend, draw_line, legend_width, style_of, Entry, Style, DESC_FONT, PANEL_FONT,
+    TICK_FONT,
 };
 
 /// The distribution plots' x positions: the tables' percentiles, each one a
@@ -371,13 +371,7 @@ fn timeline_svg(d: &Data<'_>, side: &Side) -> Result<Option<String>, String> {
         }
         root.present().map_err(|e| e.to_string())?;
     }
-    let mut strip = String::new();
-    {
-        let area = SVGBackend::with_string(&mut strip, (lw, h)).into_drawing_area();
-        draw_legend(&area, &legend)?;
-        area.present().map_err(|e| e.to_string())?;
-    }
-    Ok(Some(splice_legend(&svg, &strip, pw)))
+    add_legend(&svg, &legend, pw, lw, h).map(Some)
 }
 
 /// The latency figures of `d` (percentiles against threads, distributions),

@@ -436,6 +436,24 @@ where
     Ok(())
 }
 
+/// `figure` (an SVG whose panels take `at_x` px) with the legend strip of
+/// `entries` (`width` x `height` px) drawn and spliced in to their right.
+pub(crate) fn add_legend(
+    figure: &str,
+    entries: &[Entry],
+    at_x: u32,
+    width: u32,
+    height: u32,
+) -> Result<String, String> {
+    let mut strip = String::new();
+    {
+        let area = SVGBackend::with_string(&mut strip, (width, height)).into_drawing_area();
+        draw_legend(&area, entries)?;
+        area.present().map_err(|e| e.to_string())?;
+    }
+    Ok(splice_legend(figure, &strip, at_x))
+}
+
 /// Put `legend` (an SVG of the strip, `width` wide) into `figure` (an SVG
 /// drawn with that strip left blank at its right edge) as `<g class="legend">`.
 pub(crate) fn splice_legend(figure: &str, legend: &str, at_x: u32) -> String {
